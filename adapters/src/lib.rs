@@ -1,0 +1,8 @@
+//! Format codecs that carry sensor data into the air picture and the picture back out.
+//!
+//! Every format the system speaks at its edge lives here, decoded into or encoded from
+//! `fusion-core` types, so the core never sees a byte of wire format. Today: the scenario
+//! JSON Lines files (plots, truth, picture) used by simulation, replay and scoring.
+//! The ASTERIX and Beast codecs and the adapter processes join in their own issue.
+
+pub mod scenario;

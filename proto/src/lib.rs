@@ -1,0 +1,1 @@
+//! Protobuf messages (placeholder until the proto helper lands).
