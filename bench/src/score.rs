@@ -1,0 +1,1 @@
+//! GOSPA / OSPA scoring of a picture file against a truth file.

@@ -1,0 +1,1 @@
+//! Seeded scenario simulation: targets, sensors, plots and truth.
