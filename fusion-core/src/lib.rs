@@ -1,4 +1,5 @@
 //! Pure, deterministic core of the iapz-fusion air-picture tracker.
+pub mod assign;
 pub mod geodesy;
 pub mod imm;
 pub mod kalman;
