@@ -46,6 +46,15 @@ pub enum Measurement {
         /// Azimuth (deg).
         az_deg: f64,
     },
+    /// WGS-84 position from a cooperative report (ADS-B); `alt_m` absent when not reported.
+    Geodetic {
+        /// Latitude (deg).
+        lat_deg: f64,
+        /// Longitude (deg).
+        lon_deg: f64,
+        /// Height (m).
+        alt_m: Option<f64>,
+    },
 }
 
 impl Measurement {
@@ -61,6 +70,9 @@ impl Measurement {
                 x.is_finite() && y.is_finite() && z.is_none_or(f64::is_finite)
             }
             Measurement::Bearing { az_deg } => az_deg.is_finite(),
+            Measurement::Geodetic { lat_deg, lon_deg, alt_m } => {
+                lat_deg.is_finite() && lon_deg.is_finite() && alt_m.is_none_or(f64::is_finite)
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 
 fn identity(n: u32) -> Identity {
     Identity {
-        icao24: Some(0x4840_00 + n),
+        icao24: Some(0x0048_4000 + n),
         mode3a: Some(0o1200 + n),
         callsign: Some(format!("IAPZ{n}")),
     }
@@ -203,7 +203,10 @@ fn round_trip<M: Message + Default + PartialEq + Debug>(m: &M) -> Vec<u8> {
     assert_eq!(&back, m);
     // Length-delimited framing too (how several messages share one stream).
     let framed = m.encode_length_delimited_to_vec();
-    assert_eq!(&M::decode_length_delimited(framed.as_slice()).expect("decodes"), m);
+    assert_eq!(
+        &M::decode_length_delimited(framed.as_slice()).expect("decodes"),
+        m
+    );
     bytes
 }
 
