@@ -6,3 +6,4 @@
 //! The ASTERIX and Beast codecs and the adapter processes join in their own issue.
 
 pub mod scenario;
+pub mod scenario_plots;

@@ -288,7 +288,9 @@ impl<R: BufRead> JsonLines<R> {
     }
 
     /// Reads the next record, `None` at end of input.
-    pub fn next_record<T: serde::de::DeserializeOwned>(&mut self) -> Option<Result<T, FormatError>> {
+    pub fn next_record<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Option<Result<T, FormatError>> {
         loop {
             self.buf.clear();
             self.line += 1;
@@ -306,10 +308,12 @@ impl<R: BufRead> JsonLines<R> {
             if text.is_empty() {
                 continue;
             }
-            return Some(serde_json::from_str(text).map_err(|source| FormatError::Json {
-                line: self.line,
-                source,
-            }));
+            return Some(
+                serde_json::from_str(text).map_err(|source| FormatError::Json {
+                    line: self.line,
+                    source,
+                }),
+            );
         }
     }
 }
@@ -378,11 +382,17 @@ mod tests {
     #[test]
     fn rejects_a_file_that_is_not_a_scenario() {
         let mut lines = JsonLines::new(&b"{\"t\":1.0,\"tracks\":[]}\n"[..]);
-        assert!(matches!(read_header(&mut lines), Err(FormatError::BadHeader { .. })));
+        assert!(matches!(
+            read_header(&mut lines),
+            Err(FormatError::BadHeader { .. })
+        ));
         let mut lines = JsonLines::new(&b""[..]);
         assert!(matches!(read_header(&mut lines), Err(FormatError::Empty)));
         let mut lines = JsonLines::new(&b"{\"kind\":\"iapz.scenario.v1\"\n"[..]);
-        assert!(matches!(read_header(&mut lines), Err(FormatError::Json { line: 1, .. })));
+        assert!(matches!(
+            read_header(&mut lines),
+            Err(FormatError::Json { line: 1, .. })
+        ));
     }
 
     #[test]

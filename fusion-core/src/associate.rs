@@ -37,7 +37,10 @@ impl Associator for Gnn {
             cost.set(r, m + r, 0.0);
         }
         for p in &cluster.pairs {
-            let (Ok(r), Ok(c)) = (cluster.plots.binary_search(&p.plot), cluster.tracks.binary_search(&p.track)) else {
+            let (Ok(r), Ok(c)) = (
+                cluster.plots.binary_search(&p.plot),
+                cluster.tracks.binary_search(&p.track),
+            ) else {
                 continue;
             };
             cost.set(r, c, -p.gain);

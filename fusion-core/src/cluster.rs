@@ -58,7 +58,7 @@ pub fn clusters(pairs: &[GatedPair], n_plots: usize) -> Vec<Cluster> {
     let mut index_of_root: Vec<u32> = vec![u32::MAX; parent.len()];
     let mut out: Vec<Cluster> = Vec::new();
     let mut sorted: Vec<GatedPair> = pairs.to_vec();
-    sorted.sort_by(|a, b| (a.plot, a.track).cmp(&(b.plot, b.track)));
+    sorted.sort_by_key(|p| (p.plot, p.track));
     for p in sorted {
         let root = find(&mut parent, p.plot) as usize;
         if index_of_root[root] == u32::MAX {
@@ -84,7 +84,11 @@ mod tests {
     use super::*;
 
     fn pair(plot: u32, track: u32) -> GatedPair {
-        GatedPair { plot, track, gain: 1.0 }
+        GatedPair {
+            plot,
+            track,
+            gain: 1.0,
+        }
     }
 
     #[test]

@@ -145,15 +145,40 @@ impl TrackerConfig {
     /// Rejects values that would make the tracker misbehave rather than fail loudly.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let g = self.gate_probability;
-        check("gate_probability", g, g > 0.5 && g < 1.0, "must be in (0.5, 1)")?;
-        check("max_speed_mps", self.max_speed_mps, self.max_speed_mps > 0.0, "must be > 0")?;
-        check("max_climb_mps", self.max_climb_mps, self.max_climb_mps >= 0.0, "must be >= 0")?;
+        check(
+            "gate_probability",
+            g,
+            g > 0.5 && g < 1.0,
+            "must be in (0.5, 1)",
+        )?;
+        check(
+            "max_speed_mps",
+            self.max_speed_mps,
+            self.max_speed_mps > 0.0,
+            "must be > 0",
+        )?;
+        check(
+            "max_climb_mps",
+            self.max_climb_mps,
+            self.max_climb_mps >= 0.0,
+            "must be >= 0",
+        )?;
         let s = self.unknown_height_sigma_m;
         check("unknown_height_sigma_m", s, s > 0.0, "must be > 0")?;
         let r = self.default_max_range_m;
         check("default_max_range_m", r, r > 0.0, "must be > 0")?;
-        check("ceiling_m", self.ceiling_m, self.ceiling_m > 0.0, "must be > 0")?;
-        check("max_plot_lag_s", self.max_plot_lag_s, self.max_plot_lag_s >= 0.0, "must be >= 0")?;
+        check(
+            "ceiling_m",
+            self.ceiling_m,
+            self.ceiling_m > 0.0,
+            "must be > 0",
+        )?;
+        check(
+            "max_plot_lag_s",
+            self.max_plot_lag_s,
+            self.max_plot_lag_s >= 0.0,
+            "must be >= 0",
+        )?;
         let m = &self.motion;
         if m.models.is_empty() {
             return Err(ConfigError::OutOfRange {
@@ -176,9 +201,12 @@ impl TrackerConfig {
         }
         let l = &self.lifecycle;
         match l.confirmation {
-            Confirmation::Score { threshold } => {
-                check("lifecycle.confirmation.threshold", threshold, threshold > 0.0, "must be > 0")?
-            }
+            Confirmation::Score { threshold } => check(
+                "lifecycle.confirmation.threshold",
+                threshold,
+                threshold > 0.0,
+                "must be > 0",
+            )?,
             Confirmation::MOfN { m, n } => check(
                 "lifecycle.confirmation.m",
                 m as f64,
@@ -192,8 +220,18 @@ impl TrackerConfig {
             l.tentative_delete_score < 0.0,
             "must be < 0",
         )?;
-        check("lifecycle.confirmed_score_drop", l.confirmed_score_drop, l.confirmed_score_drop > 0.0, "must be > 0")?;
-        check("lifecycle.max_coast_s", l.max_coast_s, l.max_coast_s > 0.0, "must be > 0")?;
+        check(
+            "lifecycle.confirmed_score_drop",
+            l.confirmed_score_drop,
+            l.confirmed_score_drop > 0.0,
+            "must be > 0",
+        )?;
+        check(
+            "lifecycle.max_coast_s",
+            l.max_coast_s,
+            l.max_coast_s > 0.0,
+            "must be > 0",
+        )?;
         check(
             "lifecycle.tentative_max_coast_s",
             l.tentative_max_coast_s,
@@ -223,8 +261,12 @@ mod tests {
         let err = cfg.validate().expect_err("invalid");
         assert!(err.to_string().contains("gate_probability"), "{err}");
         let cfg: TrackerConfig =
-            toml::from_str("[lifecycle.confirmation]\nrule = \"m-of-n\"\nm = 4\nn = 3").expect("parse");
+            toml::from_str("[lifecycle.confirmation]\nrule = \"m-of-n\"\nm = 4\nn = 3")
+                .expect("parse");
         assert!(cfg.validate().is_err());
-        assert!(toml::from_str::<TrackerConfig>("gate_probabilty = 0.99").is_err(), "typos are errors");
+        assert!(
+            toml::from_str::<TrackerConfig>("gate_probabilty = 0.99").is_err(),
+            "typos are errors"
+        );
     }
 }

@@ -116,7 +116,11 @@ mod tests {
 
     #[test]
     fn skips_non_finite_entries() {
-        let gate = Gate::build(&[([f64::NAN, 0.0], 100.0), ([0.0, 0.0], 100.0), ([10.0, 0.0], f64::INFINITY)]);
+        let gate = Gate::build(&[
+            ([f64::NAN, 0.0], 100.0),
+            ([0.0, 0.0], 100.0),
+            ([10.0, 0.0], f64::INFINITY),
+        ]);
         let mut found = Vec::new();
         gate.candidates([0.0, 0.0], 0.0, &mut found);
         assert_eq!(found, vec![1]);

@@ -54,7 +54,8 @@ impl Geodetic {
         // Bowring's initial parametric latitude.
         let beta0 = (WGS84_A * p.z).atan2(WGS84_B * r);
         let (sb, cb) = beta0.sin_cos();
-        let mut lat = (p.z + ep2 * WGS84_B * sb * sb * sb).atan2(r - WGS84_E2 * WGS84_A * cb * cb * cb);
+        let mut lat =
+            (p.z + ep2 * WGS84_B * sb * sb * sb).atan2(r - WGS84_E2 * WGS84_A * cb * cb * cb);
         let mut alt = 0.0;
         for _ in 0..4 {
             let (sl, cl) = lat.sin_cos();
@@ -186,9 +187,15 @@ mod tests {
     fn enu_axes_point_east_north_up() {
         let frame = LocalFrame::new(Geodetic::new(49.84, 24.03, 300.0));
         let north = frame.to_enu(&Geodetic::new(49.85, 24.03, 300.0));
-        assert!(north.y > 1_100.0 && north.y < 1_120.0 && north.x.abs() < 1e-6, "{north}");
+        assert!(
+            north.y > 1_100.0 && north.y < 1_120.0 && north.x.abs() < 1e-6,
+            "{north}"
+        );
         let east = frame.to_enu(&Geodetic::new(49.84, 24.04, 300.0));
-        assert!(east.x > 700.0 && east.x < 730.0 && east.y.abs() < 1.0, "{east}");
+        assert!(
+            east.x > 700.0 && east.x < 730.0 && east.y.abs() < 1.0,
+            "{east}"
+        );
         let up = frame.to_enu(&Geodetic::new(49.84, 24.03, 1300.0));
         assert!(close(up.z, 1000.0, 1e-6) && up.x.abs() < 1e-6, "{up}");
         assert!(frame.to_enu(&frame.origin()).norm() < 1e-6);

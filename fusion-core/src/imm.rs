@@ -29,9 +29,16 @@ impl Imm {
     pub fn new(init: &Gaussian<6>, cfg: &MotionConfig) -> Self {
         let n = cfg.models.len().max(1);
         let models: Vec<ModelState> = if cfg.models.is_empty() {
-            vec![ModelState::from_posvel(crate::motion::ModelKind::Cv, init, cfg)]
+            vec![ModelState::from_posvel(
+                crate::motion::ModelKind::Cv,
+                init,
+                cfg,
+            )]
         } else {
-            cfg.models.iter().map(|&k| ModelState::from_posvel(k, init, cfg)).collect()
+            cfg.models
+                .iter()
+                .map(|&k| ModelState::from_posvel(k, init, cfg))
+                .collect()
         };
         let mu = if n == 1 {
             vec![1.0]
@@ -57,21 +64,23 @@ impl Imm {
         let stay = Self::stay_probability(dt, cfg);
         let switch = (1.0 - stay) / (n - 1) as f64;
         let pi = |i: usize, j: usize| if i == j { stay } else { switch };
-        let c: Vec<f64> = (0..n).map(|j| (0..n).map(|i| pi(i, j) * self.mu[i]).sum()).collect();
+        let c: Vec<f64> = (0..n)
+            .map(|j| (0..n).map(|i| pi(i, j) * self.mu[i]).sum())
+            .collect();
         let fulls: Vec<Gaussian<FULL_DIM>> = self.models.iter().map(|m| m.to_full(cfg)).collect();
         let mut mixed = Vec::with_capacity(n);
-        for j in 0..n {
-            let mut x = SVector::<f64, FULL_DIM>::zeros();
-            for i in 0..n {
-                x += fulls[i].x * (pi(i, j) * self.mu[i] / c[j]);
-            }
+        for (j, cj) in c.iter().enumerate() {
+            let weights: Vec<f64> = (0..n).map(|i| pi(i, j) * self.mu[i] / cj).collect();
+            let x: SVector<f64, FULL_DIM> = fulls.iter().zip(&weights).map(|(f, w)| f.x * *w).sum();
             let mut p = SMatrix::<f64, FULL_DIM, FULL_DIM>::zeros();
-            for i in 0..n {
-                let w = pi(i, j) * self.mu[i] / c[j];
-                let d = fulls[i].x - x;
-                p += (fulls[i].p + d * d.transpose()) * w;
+            for (f, w) in fulls.iter().zip(&weights) {
+                let d = f.x - x;
+                p += (f.p + d * d.transpose()) * *w;
             }
-            mixed.push(ModelState::from_full(self.models[j].kind(), &Gaussian { x, p }));
+            mixed.push(ModelState::from_full(
+                self.models[j].kind(),
+                &Gaussian { x, p },
+            ));
         }
         self.models = mixed;
         c
@@ -91,7 +100,11 @@ impl Imm {
         for m in &mut self.models {
             m.predict(dt, cfg);
         }
-        let innovations: Vec<Option<Innovation>> = self.models.iter_mut().map(|m| m.update(obs, sites)).collect();
+        let innovations: Vec<Option<Innovation>> = self
+            .models
+            .iter_mut()
+            .map(|m| m.update(obs, sites))
+            .collect();
         let best = innovations
             .iter()
             .zip(&c)
@@ -195,8 +208,14 @@ mod tests {
                 heading += omega * dt / 200.0;
                 pos += Vector3::new(heading.cos(), heading.sin(), 0.0) * v * dt / 200.0;
             }
-            let z = pos + Vector3::new(noise.sample(&mut rng), noise.sample(&mut rng), noise.sample(&mut rng));
-            imm.predict_update(dt, &Observation::Position3 { z, r }, &[], &cfg).expect("update");
+            let z = pos
+                + Vector3::new(
+                    noise.sample(&mut rng),
+                    noise.sample(&mut rng),
+                    noise.sample(&mut rng),
+                );
+            imm.predict_update(dt, &Observation::Position3 { z, r }, &[], &cfg)
+                .expect("update");
             if turning && k > 25 {
                 let e = imm.combined().x.fixed_rows::<3>(0) - pos;
                 sq += e.norm_squared();
@@ -229,10 +248,15 @@ mod tests {
         for k in 1..=40 {
             let th = w * k as f64 * dt;
             let z = Vector3::new(v / w * th.sin(), v / w * (1.0 - th.cos()), 0.0);
-            imm.predict_update(dt, &Observation::Position3 { z, r }, &[], &cfg).expect("update");
+            imm.predict_update(dt, &Observation::Position3 { z, r }, &[], &cfg)
+                .expect("update");
             assert!((imm.mu.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
         assert!(imm.mu[1] > 0.8, "mu {:?}", imm.mu);
-        assert!((imm.turn_rate() - w).abs() < 0.2 * w, "omega {} vs {w}", imm.turn_rate());
+        assert!(
+            (imm.turn_rate() - w).abs() < 0.2 * w,
+            "omega {} vs {w}",
+            imm.turn_rate()
+        );
     }
 }

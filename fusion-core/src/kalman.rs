@@ -110,7 +110,13 @@ impl<const N: usize> Gaussian<N> {
         let k: SMatrix<f64, N, M> = chol.solve(&ph.transpose()).transpose();
         let s_inv_nu = chol.solve(nu);
         let d2 = nu.dot(&s_inv_nu);
-        let ln_det = 2.0 * chol.l_dirty().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+        let ln_det = 2.0
+            * chol
+                .l_dirty()
+                .diagonal()
+                .iter()
+                .map(|d| d.ln())
+                .sum::<f64>();
         self.x += k * nu;
         self.p -= k * ph.transpose();
         self.symmetrize();
@@ -122,10 +128,19 @@ impl<const N: usize> Gaussian<N> {
 }
 
 /// Mahalanobis distance and log-likelihood of innovation `nu` with covariance `s`.
-pub fn innovation_of<const M: usize>(nu: &SVector<f64, M>, s: &SMatrix<f64, M, M>) -> Option<Innovation> {
+pub fn innovation_of<const M: usize>(
+    nu: &SVector<f64, M>,
+    s: &SMatrix<f64, M, M>,
+) -> Option<Innovation> {
     let chol = s.cholesky()?;
     let d2 = nu.dot(&chol.solve(nu));
-    let ln_det = 2.0 * chol.l_dirty().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    let ln_det = 2.0
+        * chol
+            .l_dirty()
+            .diagonal()
+            .iter()
+            .map(|d| d.ln())
+            .sum::<f64>();
     Some(Innovation {
         d2,
         log_likelihood: -0.5 * (d2 + M as f64 * LN_2PI + ln_det),
@@ -133,7 +148,11 @@ pub fn innovation_of<const M: usize>(nu: &SVector<f64, M>, s: &SMatrix<f64, M, M
 }
 
 /// Wrapped azimuth residual and the position Jacobian (picture frame) of the azimuth.
-fn bearing_residual<const N: usize>(g: &Gaussian<N>, az: f64, site: &SensorSite) -> Option<(f64, Vector3<f64>)> {
+fn bearing_residual<const N: usize>(
+    g: &Gaussian<N>,
+    az: f64,
+    site: &SensorSite,
+) -> Option<(f64, Vector3<f64>)> {
     let p = Vector3::new(g.x[0], g.x[1], g.x[2]);
     let l = site.to_local(&p);
     let rho2 = l.x * l.x + l.y * l.y;
@@ -141,7 +160,8 @@ fn bearing_residual<const N: usize>(g: &Gaussian<N>, az: f64, site: &SensorSite)
         return None; // on top of the sensor: azimuth undefined
     }
     let predicted = l.x.atan2(l.y);
-    let nu = (az - predicted + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+    let nu = (az - predicted + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+        - std::f64::consts::PI;
     // d(atan2(e, n))/d(e, n, u) = (n, -e, 0)/rho^2 in the local frame, rotated back.
     let h_local = Vector3::new(l.y / rho2, -l.x / rho2, 0.0);
     Some((nu, site.to_local.transpose() * h_local))
@@ -198,10 +218,16 @@ mod tests {
             var: 0.01_f64.to_radians().powi(2),
             site: SensorIndex(0),
         };
-        let inn = g2.innovation(&obs, std::slice::from_ref(&site)).expect("innovation");
+        let inn = g2
+            .innovation(&obs, std::slice::from_ref(&site))
+            .expect("innovation");
         // S = (0.01 deg)^2 + (1 m / 10 km)^2 rad^2; residual 0.2 deg.
         let s = 0.01_f64.to_radians().powi(2) + 1e-8;
         let expected = 0.2_f64.to_radians() / s.sqrt();
-        assert!((inn.d2.sqrt() - expected).abs() < 0.05, "d {} vs {expected}", inn.d2.sqrt());
+        assert!(
+            (inn.d2.sqrt() - expected).abs() < 0.05,
+            "d {} vs {expected}",
+            inn.d2.sqrt()
+        );
     }
 }

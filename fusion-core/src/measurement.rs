@@ -70,9 +70,11 @@ impl Measurement {
                 x.is_finite() && y.is_finite() && z.is_none_or(f64::is_finite)
             }
             Measurement::Bearing { az_deg } => az_deg.is_finite(),
-            Measurement::Geodetic { lat_deg, lon_deg, alt_m } => {
-                lat_deg.is_finite() && lon_deg.is_finite() && alt_m.is_none_or(f64::is_finite)
-            }
+            Measurement::Geodetic {
+                lat_deg,
+                lon_deg,
+                alt_m,
+            } => lat_deg.is_finite() && lon_deg.is_finite() && alt_m.is_none_or(f64::is_finite),
         }
     }
 }
@@ -160,7 +162,11 @@ pub fn polar3_to_local(
     let (sa, ca) = az_rad.sin_cos();
     let (se, ce) = el_rad.sin_cos();
     let r = range_m;
-    let debiased = Vector3::new(r * ce * sa / (la * le), r * ce * ca / (la * le), r * se / le);
+    let debiased = Vector3::new(
+        r * ce * sa / (la * le),
+        r * ce * ca / (la * le),
+        r * se / le,
+    );
     // Moments of the true position given the measurement (angles ~ N(measured, sigma^2)).
     let m = Vector3::new(r * le * ce * la * sa, r * le * ce * la * ca, r * le * se);
     let r2 = r * r + sigma_r * sigma_r;
@@ -188,13 +194,25 @@ pub fn polar3_to_local(
 
 /// Converts a 2-D radar plot (range taken as horizontal) to a local Cartesian offset, with the
 /// same unbiased conversion as [`polar3_to_local`] at zero elevation.
-pub fn polar2_to_local(range_m: f64, az_rad: f64, sigma_r: f64, sigma_az: f64) -> (Vector2<f64>, Matrix2<f64>) {
+pub fn polar2_to_local(
+    range_m: f64,
+    az_rad: f64,
+    sigma_r: f64,
+    sigma_az: f64,
+) -> (Vector2<f64>, Matrix2<f64>) {
     let (m3, c3) = polar3_to_local(range_m, az_rad, 0.0, sigma_r, sigma_az, 0.0);
-    (m3.fixed_rows::<2>(0).into_owned(), c3.fixed_view::<2, 2>(0, 0).into_owned())
+    (
+        m3.fixed_rows::<2>(0).into_owned(),
+        c3.fixed_view::<2, 2>(0, 0).into_owned(),
+    )
 }
 
 /// Rotates a local-frame observation of `site` into the picture frame.
-pub fn local3_to_frame(site: &SensorSite, mean: &Vector3<f64>, cov: &Matrix3<f64>) -> (Vector3<f64>, Matrix3<f64>) {
+pub fn local3_to_frame(
+    site: &SensorSite,
+    mean: &Vector3<f64>,
+    cov: &Matrix3<f64>,
+) -> (Vector3<f64>, Matrix3<f64>) {
     let rt = site.to_local.transpose();
     (site.from_local(mean), rt * cov * site.to_local)
 }
@@ -213,7 +231,11 @@ mod tests {
         let (sr, sa, se) = (50.0, 2.5_f64.to_radians(), 1.5_f64.to_radians());
         let truth = (120_000.0, 40.0_f64.to_radians(), 3.0_f64.to_radians());
         let (r0, a0, e0) = truth;
-        let x_true = Vector3::new(r0 * e0.cos() * a0.sin(), r0 * e0.cos() * a0.cos(), r0 * e0.sin());
+        let x_true = Vector3::new(
+            r0 * e0.cos() * a0.sin(),
+            r0 * e0.cos() * a0.cos(),
+            r0 * e0.sin(),
+        );
         let n = 40_000;
         let (nr, na, ne) = (
             Normal::new(0.0, sr).expect("sigma"),
@@ -224,12 +246,17 @@ mod tests {
         let mut nees = 0.0;
         let mut naive_bias = Vector3::zeros();
         for _ in 0..n {
-            let (r, a, e) = (r0 + nr.sample(&mut rng), a0 + na.sample(&mut rng), e0 + ne.sample(&mut rng));
+            let (r, a, e) = (
+                r0 + nr.sample(&mut rng),
+                a0 + na.sample(&mut rng),
+                e0 + ne.sample(&mut rng),
+            );
             let (m, c) = polar3_to_local(r, a, e, sr, sa, se);
             let d = m - x_true;
             bias += d;
             nees += d.dot(&(c.try_inverse().expect("invertible") * d));
-            naive_bias += Vector3::new(r * e.cos() * a.sin(), r * e.cos() * a.cos(), r * e.sin()) - x_true;
+            naive_bias +=
+                Vector3::new(r * e.cos() * a.sin(), r * e.cos() * a.cos(), r * e.sin()) - x_true;
         }
         bias /= n as f64;
         naive_bias /= n as f64;
@@ -251,16 +278,25 @@ mod tests {
             e.cos() * a.cos(), -r * e.cos() * a.sin(), -r * e.sin() * a.cos(),
             e.sin(), 0.0, r * e.cos(),
         );
-        let lin = j * Matrix3::from_diagonal(&Vector3::new(sr * sr, sa * sa, se * se)) * j.transpose();
+        let lin =
+            j * Matrix3::from_diagonal(&Vector3::new(sr * sr, sa * sa, se * se)) * j.transpose();
         for i in 0..3 {
             for k in 0..3 {
                 let scale = (lin[(i, i)] * lin[(k, k)]).sqrt();
-                assert!((c[(i, k)] - lin[(i, k)]).abs() < 0.01 * scale, "({i},{k}) {} vs {}", c[(i, k)], lin[(i, k)]);
+                assert!(
+                    (c[(i, k)] - lin[(i, k)]).abs() < 0.01 * scale,
+                    "({i},{k}) {} vs {}",
+                    c[(i, k)],
+                    lin[(i, k)]
+                );
             }
         }
         let (m2, c2) = polar2_to_local(r, a, sr, sa);
         assert!((m2.x - r * a.sin()).abs() < 1.0 && (m2.y - r * a.cos()).abs() < 1.0);
-        assert!((c2[(0, 0)] - (sr * sr * a.sin().powi(2) + (r * sa * a.cos()).powi(2))).abs() < 0.01 * c2[(0, 0)]);
+        assert!(
+            (c2[(0, 0)] - (sr * sr * a.sin().powi(2) + (r * sa * a.cos()).powi(2))).abs()
+                < 0.01 * c2[(0, 0)]
+        );
     }
 
     #[test]

@@ -68,7 +68,9 @@ impl Default for MotionConfig {
     }
 }
 
-/// One model's filter state.
+/// One model's filter state. Variants differ in size on purpose (each model pays only for
+/// its own states); boxing them would put a pointer chase on every prediction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ModelState {
     /// `[x y z vx vy vz]`.

@@ -43,9 +43,12 @@ impl Picture {
     /// Each track's estimate predicted to data time `t` (a nearly-constant-velocity
     /// extrapolation: pictures are shown between updates, not filtered).
     pub fn predicted_to(&self, t: f64) -> impl Iterator<Item = (&PictureTrack, Gaussian<6>)> {
-        self.tracks
-            .iter()
-            .map(move |tr| (tr, predict_posvel(&tr.estimate, t - tr.t, self.q.0, self.q.1)))
+        self.tracks.iter().map(move |tr| {
+            (
+                tr,
+                predict_posvel(&tr.estimate, t - tr.t, self.q.0, self.q.1),
+            )
+        })
     }
 }
 

@@ -93,7 +93,15 @@ pub struct Track {
 impl Track {
     /// Records a detection by `sensor` at `t` with measurement log-likelihood
     /// `log_likelihood`, against clutter density `ln_clutter` and detection probability `pd`.
-    pub fn record_detection(&mut self, sensor: SensorIndex, t: f64, period: Option<f64>, log_likelihood: f64, pd: f64, ln_clutter: f64) {
+    pub fn record_detection(
+        &mut self,
+        sensor: SensorIndex,
+        t: f64,
+        period: Option<f64>,
+        log_likelihood: f64,
+        pd: f64,
+        ln_clutter: f64,
+    ) {
         self.score += pd.ln() + log_likelihood - ln_clutter;
         self.max_score = self.max_score.max(self.score);
         self.history = (self.history << 1) | 1;
@@ -166,7 +174,8 @@ impl Track {
                     Confirmation::Score { .. } => self.score <= cfg.tentative_delete_score,
                     Confirmation::MOfN { m, n } => {
                         // No longer able to collect m detections within its first n looks.
-                        self.looks >= n && (self.history & ((1u64 << n.min(63)) - 1)).count_ones() < m
+                        self.looks >= n
+                            && (self.history & ((1u64 << n.min(63)) - 1)).count_ones() < m
                     }
                 };
                 if gave_up {
@@ -251,13 +260,18 @@ mod tests {
         t.record_misses(SensorIndex(0), 4.0, 0.9, 6.1);
         assert_eq!(t.looks, 2);
         assert!((t.score - 0.1_f64.ln()).abs() < 1e-12);
-        t.record_detection(SensorIndex(0), 8.0, Some(4.0), -18.0, 0.9, -32.0);
+        // ln 0.9 - 15 + 32 = 16.9 on top of -2.3: crosses the 13.7 threshold.
+        t.record_detection(SensorIndex(0), 8.0, Some(4.0), -15.0, 0.9, -32.0);
         assert!(t.try_confirm(&cfg), "score {}", t.score);
         assert_eq!(t.status, TrackStatus::Confirmed);
         // Misses: each look 2.3 down; 6 looks pass the 12 drop.
         t.record_misses(SensorIndex(0), 4.0, 0.9, 8.0 + 4.0 * 5.0 + 2.1);
         assert_eq!(t.status, TrackStatus::Coasting);
-        assert!(t.deletion_due(&cfg, 30.1).is_none(), "5 misses: {}", t.score);
+        assert!(
+            t.deletion_due(&cfg, 30.1).is_none(),
+            "5 misses: {}",
+            t.score
+        );
         t.record_misses(SensorIndex(0), 4.0, 0.9, 8.0 + 4.0 * 6.0 + 2.1);
         assert_eq!(t.deletion_due(&cfg, 34.1), Some(DeletionReason::Score));
     }
@@ -285,7 +299,10 @@ mod tests {
     fn silent_tracks_time_out() {
         let cfg = LifecycleConfig::default();
         let t = track();
-        assert_eq!(t.deletion_due(&cfg, 12.5), Some(DeletionReason::CoastTimeout));
+        assert_eq!(
+            t.deletion_due(&cfg, 12.5),
+            Some(DeletionReason::CoastTimeout)
+        );
         assert_eq!(t.deletion_due(&cfg, 11.5), None);
     }
 }

@@ -21,7 +21,9 @@ use crate::gate::Gate;
 use crate::geodesy::{Geodetic, LocalFrame};
 use crate::imm::Imm;
 use crate::kalman::Gaussian;
-use crate::measurement::{Measurement, Observation, Plot, local3_to_frame, polar2_to_local, polar3_to_local};
+use crate::measurement::{
+    Measurement, Observation, Plot, local3_to_frame, polar2_to_local, polar3_to_local,
+};
 use crate::picture::{Picture, PictureSnapshot, PictureTrack};
 use crate::sensor::{SensorConfig, SensorIndex, SensorKind, SensorSite};
 use crate::track::{DeletionReason, Track, TrackState, TrackStatus, predict_posvel};
@@ -134,7 +136,11 @@ pub struct Tracker {
 impl Tracker {
     /// Builds a tracker for `sensors` (index `i` of the slice is `SensorIndex(i)`) in the ENU
     /// frame `frame`. Fails on an invalid configuration or an incomplete sensor declaration.
-    pub fn new(cfg: TrackerConfig, frame: LocalFrame, sensors: &[SensorConfig]) -> Result<Self, ConfigError> {
+    pub fn new(
+        cfg: TrackerConfig,
+        frame: LocalFrame,
+        sensors: &[SensorConfig],
+    ) -> Result<Self, ConfigError> {
         cfg.validate()?;
         if sensors.len() > u16::MAX as usize {
             return Err(ConfigError::Sensor {
@@ -178,7 +184,11 @@ impl Tracker {
             if let Some(p) = s.period_s {
                 need(Some(p), "period_s")?;
             }
-            if !(s.pd > 0.0 && s.pd <= 1.0) || !(s.clutter_per_scan >= 0.0 && s.clutter_per_scan.is_finite()) {
+            if !(s.pd > 0.0
+                && s.pd <= 1.0
+                && s.clutter_per_scan >= 0.0
+                && s.clutter_per_scan.is_finite())
+            {
                 return Err(ConfigError::Sensor {
                     id: s.id.clone(),
                     why: "pd must be in (0, 1] and clutter_per_scan >= 0".into(),
@@ -213,8 +223,16 @@ impl Tracker {
             sites.push(site);
         }
         let p = cfg.gate_probability;
-        let gate = [0.0, chi2::quantile(p, 1), chi2::quantile(p, 2), chi2::quantile(p, 3)];
-        let q = (cfg.motion.cv_accel_psd.max(cfg.motion.ct_accel_psd), cfg.motion.vertical_accel_psd);
+        let gate = [
+            0.0,
+            chi2::quantile(p, 1),
+            chi2::quantile(p, 2),
+            chi2::quantile(p, 3),
+        ];
+        let q = (
+            cfg.motion.cv_accel_psd.max(cfg.motion.ct_accel_psd),
+            cfg.motion.vertical_accel_psd,
+        );
         let associator: Box<dyn Associator> = match cfg.mode {
             AssociatorKind::Gnn => Box::new(Gnn),
         };
@@ -237,7 +255,11 @@ impl Tracker {
 
     /// Looks a sensor up by its id.
     pub fn sensor_index(&self, id: &str) -> Option<SensorIndex> {
-        self.ctx.sensors.iter().position(|s| s.config.id == id).map(|i| SensorIndex(i as u16))
+        self.ctx
+            .sensors
+            .iter()
+            .position(|s| s.config.id == id)
+            .map(|i| SensorIndex(i as u16))
     }
 
     /// The declared sensors, by index.
@@ -281,7 +303,10 @@ impl Tracker {
             return outcome;
         }
         let t_ref = obs.iter().map(|(i, _)| plots[*i].t).sum::<f64>() / obs.len() as f64;
-        let half_span = obs.iter().map(|(i, _)| (plots[*i].t - t_ref).abs()).fold(0.0, f64::max);
+        let half_span = obs
+            .iter()
+            .map(|(i, _)| (plots[*i].t - t_ref).abs())
+            .fold(0.0, f64::max);
 
         // 2. Gate.
         let pairs = self.gate(plots, &obs, t_ref, half_span);
@@ -290,7 +315,10 @@ impl Tracker {
         let cs = clusters(&pairs, obs.len());
         outcome.clusters = cs.len();
         let associator = &self.associator;
-        let assigned: Vec<(u32, u32)> = cs.par_iter().flat_map_iter(|c| associator.associate(c)).collect();
+        let assigned: Vec<(u32, u32)> = cs
+            .par_iter()
+            .flat_map_iter(|c| associator.associate(c))
+            .collect();
 
         // 4. Update and initiate.
         let mut plot_of_track: Vec<Option<u32>> = vec![None; self.tracks.len()];
@@ -328,7 +356,10 @@ impl Tracker {
                 None => now_by_sensor.push((p.sensor, p.t)),
             }
         }
-        let batch_end = now_by_sensor.iter().map(|(_, t)| *t).fold(f64::NEG_INFINITY, f64::max);
+        let batch_end = now_by_sensor
+            .iter()
+            .map(|(_, t)| *t)
+            .fold(f64::NEG_INFINITY, f64::max);
         self.time = self.time.max(batch_end);
         for &(s, now) in &now_by_sensor {
             self.record_misses(s, now);
@@ -370,7 +401,12 @@ impl Tracker {
                     sources: t
                         .contacts
                         .iter()
-                        .filter_map(|c| self.ctx.sensors.get(c.sensor.0 as usize).map(|s| s.id.clone()))
+                        .filter_map(|c| {
+                            self.ctx
+                                .sensors
+                                .get(c.sensor.0 as usize)
+                                .map(|s| s.id.clone())
+                        })
                         .collect(),
                     icao24: t.icao24,
                     last_update_t: t.last_update_t,
@@ -406,7 +442,13 @@ impl Tracker {
         self.ctx.observe(sensor, plot)
     }
 
-    fn gate(&self, plots: &[Plot], obs: &[(usize, Observation)], t_ref: f64, half_span: f64) -> Vec<GatedPair> {
+    fn gate(
+        &self,
+        plots: &[Plot],
+        obs: &[(usize, Observation)],
+        t_ref: f64,
+        half_span: f64,
+    ) -> Vec<GatedPair> {
         let ctx = &self.ctx;
         let gamma_max = ctx.gate[3];
         let entries: Vec<([f64; 2], f64)> = self
@@ -436,10 +478,16 @@ impl Tracker {
                 };
                 let mut cands = Vec::new();
                 match o.horizontal() {
-                    Some(h) => gate.candidates(h, (gamma_max * o.horizontal_variance()).sqrt(), &mut cands),
+                    Some(h) => {
+                        gate.candidates(h, (gamma_max * o.horizontal_variance()).sqrt(), &mut cands)
+                    }
                     None => {
                         let site = &ctx.sites[plot.sensor.0 as usize];
-                        gate.candidates([site.position.x, site.position.y], sensor.max_range_m, &mut cands)
+                        gate.candidates(
+                            [site.position.x, site.position.y],
+                            sensor.max_range_m,
+                            &mut cands,
+                        )
                     }
                 }
                 cands.sort_unstable();
@@ -447,7 +495,9 @@ impl Tracker {
                 let mut out = Vec::new();
                 for c in cands {
                     let track = &self.tracks[c as usize];
-                    if matches!(o, Observation::Bearing { .. }) && matches!(track.state, TrackState::OnePoint) {
+                    if matches!(o, Observation::Bearing { .. })
+                        && matches!(track.state, TrackState::OnePoint)
+                    {
                         continue; // a bearing cannot complete a two-point initiation
                     }
                     let predicted = predicted_position(&track.estimate, plot.t - track.t, ctx.q);
@@ -458,7 +508,9 @@ impl Tracker {
                         out.push(GatedPair {
                             plot: k as u32,
                             track: c,
-                            gain: inn.log_likelihood + sensor.ln_pd - sensor.ln_miss - sensor.ln_clutter[dim - 1],
+                            gain: inn.log_likelihood + sensor.ln_pd
+                                - sensor.ln_miss
+                                - sensor.ln_clutter[dim - 1],
                         });
                     }
                 }
@@ -489,10 +541,11 @@ impl Tracker {
                 t.number = Some(self.next_number);
                 self.next_number += 1;
                 events.push(TrackEvent::Confirmed(self.next_number - 1));
-            } else if updated.get(i).copied().unwrap_or(false) && t.is_confirmed() {
-                if let Some(n) = t.number {
-                    events.push(TrackEvent::Updated(n));
-                }
+            } else if let (true, Some(n)) = (
+                updated.get(i).copied().unwrap_or(false) && t.is_confirmed(),
+                t.number,
+            ) {
+                events.push(TrackEvent::Updated(n));
             }
         }
         self.tracks.retain(|t| match t.deletion_due(cfg, now) {
@@ -510,7 +563,11 @@ impl Tracker {
 /// The predicted position (and its covariance) of an estimate `dt` seconds ahead, as a
 /// 3-state Gaussian: all that gating needs, at a fraction of a full prediction's cost.
 fn predicted_position(g: &Gaussian<6>, dt: f64, q: (f64, f64)) -> Gaussian<3> {
-    let x = Vector3::new(g.x[0] + dt * g.x[3], g.x[1] + dt * g.x[4], g.x[2] + dt * g.x[5]);
+    let x = Vector3::new(
+        g.x[0] + dt * g.x[3],
+        g.x[1] + dt * g.x[4],
+        g.x[2] + dt * g.x[5],
+    );
     let pp = g.p.fixed_view::<3, 3>(0, 0);
     let pv = g.p.fixed_view::<3, 3>(0, 3);
     let vv = g.p.fixed_view::<3, 3>(3, 3);
@@ -550,7 +607,8 @@ impl Context {
                         if el.abs() > 90.0 {
                             return Err(PlotError::OutOfRange("elevation beyond +-90 deg"));
                         }
-                        let (m, c) = polar3_to_local(range_m, az, el.to_radians(), sr, sa, se.to_radians());
+                        let (m, c) =
+                            polar3_to_local(range_m, az, el.to_radians(), sr, sa, se.to_radians());
                         let (z, r) = local3_to_frame(site, &m, &c);
                         Ok(Observation::Position3 { z, r })
                     }
@@ -647,7 +705,10 @@ impl Context {
         p[(4, 4)] = sv * sv;
         p[(5, 5)] = svz * svz;
         let sensor = &self.sensors[plot.sensor.0 as usize];
-        let next_due = sensor.config.period_s.map_or(f64::INFINITY, |per| plot.t + per);
+        let next_due = sensor
+            .config
+            .period_s
+            .map_or(f64::INFINITY, |per| plot.t + per);
         Track {
             uid,
             number: None,
@@ -678,7 +739,8 @@ impl Context {
             TrackState::OnePoint => {
                 // Second plot: score it against the bounded-velocity gate, but estimate with a
                 // diffuse velocity prior so the velocity is the plain two-point difference.
-                let scored = predicted_position(&track.estimate, dt, self.q).innovation(obs, &self.sites);
+                let scored =
+                    predicted_position(&track.estimate, dt, self.q).innovation(obs, &self.sites);
                 let mut g = track.estimate;
                 let diffuse = 1.0e3_f64;
                 g.p[(3, 3)] = diffuse * diffuse;
