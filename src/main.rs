@@ -47,7 +47,9 @@ fn main() -> Result<()> {
                 tracker.config().motion.models
             );
             for s in tracker.sensors() {
-                let pos = s.position.map_or("-".to_string(), |p| format!("ENU ({:.0}, {:.0}, {:.0}) m", p[0], p[1], p[2]));
+                let pos = s.position.map_or("-".to_string(), |p| {
+                    format!("ENU ({:.0}, {:.0}, {:.0}) m", p[0], p[1], p[2])
+                });
                 println!(
                     "  sensor {:<8} {:<9} pd {:.2} period {:>5} clutter/scan {:>5.1} {pos}",
                     s.id,

@@ -14,7 +14,11 @@ fn default_config_checks_out() {
         .output()
         .expect("run iapzd");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("sensor R1"), "{stdout}");
     assert!(stdout.contains("sensor ADSB"), "{stdout}");
     assert!(stdout.trim_end().ends_with("ok"));
@@ -30,7 +34,11 @@ fn a_bad_config_is_named_not_panicked() {
         "[picture]\nid = \"x\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n[tracker]\ngate_probability = 2.0\n",
     )
     .expect("write");
-    let out = iapzd().args(["check-config", "--config"]).arg(&path).output().expect("run iapzd");
+    let out = iapzd()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run iapzd");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("gate_probability"), "{stderr}");
@@ -39,7 +47,11 @@ fn a_bad_config_is_named_not_panicked() {
         "[picture]\nid = \"x\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n[[sensors]]\nid = \"R\"\nkind = \"radar\"\nlat = 50.0\nlon = 24.0\n",
     )
     .expect("write");
-    let out = iapzd().args(["check-config", "--config"]).arg(&path).output().expect("run iapzd");
+    let out = iapzd()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run iapzd");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("sigma_range_m"), "{stderr}");

@@ -26,7 +26,16 @@ fn main() {
     let threads = list("IAPZ_BENCH_THREADS", &[1, 2]);
     println!(
         "{:>8} {:>7} {:>10} {:>9} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9}",
-        "targets", "threads", "plots", "batches", "plots/s", "batch p50", "batch p99", "batch max", "scan (4 s)", "x realtime"
+        "targets",
+        "threads",
+        "plots",
+        "batches",
+        "plots/s",
+        "batch p50",
+        "batch p99",
+        "batch max",
+        "scan (4 s)",
+        "x realtime"
     );
     for &n in &targets {
         let scenario = Scenario::scaled(n);

@@ -12,7 +12,11 @@ use iapz_bench::track::{TrackOptions, TrackSummary, summary_path, track_file};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "iapz-bench", version, about = "Simulate, track and score air-picture scenarios")]
+#[command(
+    name = "iapz-bench",
+    version,
+    about = "Simulate, track and score air-picture scenarios"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -104,8 +108,10 @@ enum Command {
 
 /// Reads the `[tracker]` table of a configuration file (other tables belong to the daemon).
 fn load_tracker_config(path: &Path) -> Result<TrackerConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let cfg = match table.get("tracker") {
         Some(t) => t
             .clone()
@@ -113,7 +119,8 @@ fn load_tracker_config(path: &Path) -> Result<TrackerConfig> {
             .with_context(|| format!("{}: [tracker]", path.display()))?,
         None => TrackerConfig::default(),
     };
-    cfg.validate().with_context(|| format!("{}: [tracker]", path.display()))?;
+    cfg.validate()
+        .with_context(|| format!("{}: [tracker]", path.display()))?;
     Ok(cfg)
 }
 
@@ -140,7 +147,10 @@ fn track_options(args: &TrackArgs) -> Result<TrackOptions> {
 fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
     match threads {
         Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().context("thread pool")?;
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .context("thread pool")?;
             Ok(pool.install(f))
         }
         None => Ok(f()),
@@ -193,7 +203,8 @@ fn main() -> Result<()> {
             out_plots,
             out_truth,
         } => {
-            let sc = Scenario::load(&scenario).with_context(|| format!("loading scenario {scenario}"))?;
+            let sc = Scenario::load(&scenario)
+                .with_context(|| format!("loading scenario {scenario}"))?;
             let s = simulate_to_files(&sc, seed, &out_plots, &out_truth).context("simulating")?;
             eprintln!(
                 "simulated {}: {} targets, {} plots ({} false), {} truth records",
@@ -203,7 +214,12 @@ fn main() -> Result<()> {
         Command::Track { plots, out, args } => {
             run_track(&plots, &out, &args)?;
         }
-        Command::Score { truth, picture, c, p } => {
+        Command::Score {
+            truth,
+            picture,
+            c,
+            p,
+        } => {
             println!("{}", run_score(&truth, &picture, c, p)?);
         }
         Command::Run {
@@ -214,8 +230,13 @@ fn main() -> Result<()> {
             args,
         } => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let sc = Scenario::load(&scenario).with_context(|| format!("loading scenario {scenario}"))?;
-            let (plots, truth, picture) = (dir.join("plots.jsonl"), dir.join("truth.jsonl"), dir.join("picture.jsonl"));
+            let sc = Scenario::load(&scenario)
+                .with_context(|| format!("loading scenario {scenario}"))?;
+            let (plots, truth, picture) = (
+                dir.join("plots.jsonl"),
+                dir.join("truth.jsonl"),
+                dir.join("picture.jsonl"),
+            );
             let s = simulate_to_files(&sc, seed, &plots, &truth).context("simulating")?;
             eprintln!(
                 "simulated {scenario} (seed {seed}): {} targets, {} plots ({} false)",
@@ -227,7 +248,10 @@ fn main() -> Result<()> {
                 ..args
             };
             run_track(&plots, &picture, &args)?;
-            println!("{}", serde_json::to_string_pretty(&run_score(&truth, &picture, c, 1.0)?)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&run_score(&truth, &picture, c, 1.0)?)?
+            );
             eprintln!("files in {}", dir.display());
         }
     }

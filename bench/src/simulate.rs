@@ -12,6 +12,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use fusion_core::geodesy::{Geodetic, LocalFrame};
+use fusion_core::sensor::SensorSite;
 use iapz_adapters::scenario::{
     Header, Origin, PlotRecord, SCENARIO_KIND, SensorSpec, SensorType, TruthId, TruthRecord,
     write_record,
@@ -1557,6 +1558,9 @@ struct Pending {
 /// A sensor during a run: its random stream, scan clock and counters.
 struct SensorRun<'a> {
     cfg: &'a SensorConfig,
+    /// Where the sensor stands and how its own horizon is tilted: azimuth and elevation are
+    /// measured in the sensor's tangent plane, exactly as the tracker reads them.
+    site: SensorSite,
     index: usize,
     rng: ChaCha8Rng,
     phase: f64,
@@ -1595,7 +1599,13 @@ fn below_horizon(sensor: [f64; 3], target: [f64; 3]) -> bool {
 }
 
 impl<'a> SensorRun<'a> {
-    fn new(cfg: &'a SensorConfig, index: usize, seed: u64, targets: &[Target]) -> Self {
+    fn new(
+        cfg: &'a SensorConfig,
+        index: usize,
+        seed: u64,
+        targets: &[Target],
+        site: SensorSite,
+    ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(seed, &format!("sensor:{}", cfg.id)));
         let period = cfg.period();
         let drawn: f64 = rng.random::<f64>() * period;
@@ -1612,6 +1622,7 @@ impl<'a> SensorRun<'a> {
         };
         Self {
             cfg,
+            site,
             index,
             rng,
             phase: cfg.phase_s.unwrap_or(drawn),
@@ -1638,13 +1649,14 @@ impl<'a> SensorRun<'a> {
     }
 
     /// Range used for coverage: slant in 3-D, horizontal in 2-D.
+    /// The offset is in the sensor's local ENU frame (East, North, Up at the sensor).
     fn range_to(&self, p: [f64; 3], planar: bool) -> (f64, [f64; 3]) {
-        let s = self.pos();
-        let d = [
-            p[0] - s[0],
-            p[1] - s[1],
-            if planar { 0.0 } else { p[2] - s[2] },
-        ];
+        let l = self.site.to_local(&Vector3::new(
+            p[0],
+            p[1],
+            if planar { self.pos()[2] } else { p[2] },
+        ));
+        let d = [l.x, l.y, if planar { 0.0 } else { l.z }];
         ((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt(), d)
     }
 
@@ -1877,7 +1889,17 @@ where
         .sensors
         .iter()
         .enumerate()
-        .map(|(i, c)| SensorRun::new(c, i, seed, &targets))
+        .map(|(i, c)| {
+            let pos = c.pos.unwrap_or([0.0; 3]);
+            let pos = Vector3::new(pos[0], pos[1], pos[2]);
+            // A 2-D scenario is flat by definition; a 3-D one has a real Earth.
+            let site = if planar {
+                SensorSite::flat(pos)
+            } else {
+                SensorSite::new(&frame, pos)
+            };
+            SensorRun::new(c, i, seed, &targets, site)
+        })
         .collect();
     let mut summary = SimSummary {
         targets: targets.len(),
