@@ -4,7 +4,9 @@
 //! Each case simulates `Scenario::scaled(n)` (two rotating 3-D radars, 4 s scans, clutter),
 //! then tracks it from memory. Only time inside the tracker is counted: JSON decoding of the
 //! plots is excluded. A batch is one radar sector (1/8 of a scan). Set `IAPZ_BENCH_TARGETS`
-//! (e.g. `100,1000`) and `IAPZ_BENCH_THREADS` (e.g. `2`) to choose cases.
+//! (e.g. `100,1000`) and `IAPZ_BENCH_THREADS` (e.g. `2`) to choose cases,
+//! `IAPZ_BENCH_CONFIG` (a TOML file with a `[tracker]` table) to change the tuning, and
+//! `IAPZ_BENCH_BATCH` (fraction of a scan per batch, default 0.125).
 
 use iapz_bench::simulate::{Scenario, simulate_to_writers};
 use iapz_bench::track::{TrackOptions, track_stream};
@@ -24,6 +26,16 @@ fn main() {
     }
     let targets = list("IAPZ_BENCH_TARGETS", &[100, 1_000, 10_000]);
     let threads = list("IAPZ_BENCH_THREADS", &[1, 2]);
+    let config = match std::env::var("IAPZ_BENCH_CONFIG") {
+        Ok(path) => match iapz_bench::track::load_tracker_config(std::path::Path::new(&path)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return;
+            }
+        },
+        Err(_) => None,
+    };
     println!(
         "{:>8} {:>7} {:>10} {:>9} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9}",
         "targets",
@@ -56,10 +68,19 @@ fn main() {
                     continue;
                 }
             };
-            let opts = TrackOptions {
+            let mut opts = TrackOptions {
                 picture_every: Some(scenario.duration_s),
                 ..TrackOptions::default()
             };
+            if let Some(c) = config.clone() {
+                opts.config = c;
+            }
+            if let Some(b) = std::env::var("IAPZ_BENCH_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                opts.batch_fraction = b;
+            }
             let result = pool.install(|| track_stream(plots.as_slice(), std::io::sink(), &opts));
             match result {
                 Ok(s) => {

@@ -5,10 +5,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use fusion_core::TrackerConfig;
 use iapz_bench::score::{ScoreOptions, read_picture, read_truth, score};
 use iapz_bench::simulate::{Scenario, simulate_to_files};
-use iapz_bench::track::{TrackOptions, TrackSummary, summary_path, track_file};
+use iapz_bench::track::{
+    TrackOptions, TrackSummary, load_tracker_config, summary_path, track_file,
+};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -106,28 +107,10 @@ enum Command {
     },
 }
 
-/// Reads the `[tracker]` table of a configuration file (other tables belong to the daemon).
-fn load_tracker_config(path: &Path) -> Result<TrackerConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let cfg = match table.get("tracker") {
-        Some(t) => t
-            .clone()
-            .try_into::<TrackerConfig>()
-            .with_context(|| format!("{}: [tracker]", path.display()))?,
-        None => TrackerConfig::default(),
-    };
-    cfg.validate()
-        .with_context(|| format!("{}: [tracker]", path.display()))?;
-    Ok(cfg)
-}
-
 fn track_options(args: &TrackArgs) -> Result<TrackOptions> {
     let config = match &args.config {
         Some(p) => load_tracker_config(p)?,
-        None => TrackerConfig::default(),
+        None => fusion_core::TrackerConfig::default(),
     };
     if let Some(TrackerMode::Mht) = args.tracker {
         bail!("--tracker mht: the multi-hypothesis tracker is not built yet (issue 3); use gnn");

@@ -87,6 +87,26 @@ pub struct TrackSummary {
     pub batch_ms_max: f64,
 }
 
+/// Reads the `[tracker]` table of a configuration file (other tables belong to the daemon);
+/// a file without one gives the defaults.
+pub fn load_tracker_config(path: &Path) -> anyhow::Result<TrackerConfig> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let cfg = match table.get("tracker") {
+        Some(t) => t
+            .clone()
+            .try_into::<TrackerConfig>()
+            .with_context(|| format!("{}: [tracker]", path.display()))?,
+        None => TrackerConfig::default(),
+    };
+    cfg.validate()
+        .with_context(|| format!("{}: [tracker]", path.display()))?;
+    Ok(cfg)
+}
+
 /// Path of the run summary written beside a picture file.
 pub fn summary_path(picture: &Path) -> std::path::PathBuf {
     let mut s = picture.as_os_str().to_owned();

@@ -180,11 +180,16 @@ impl TrackerConfig {
             "must be >= 0",
         )?;
         let m = &self.motion;
-        if m.models.is_empty() {
+        let distinct = m
+            .models
+            .iter()
+            .enumerate()
+            .all(|(i, k)| !m.models[..i].contains(k));
+        if m.models.is_empty() || !distinct {
             return Err(ConfigError::OutOfRange {
                 field: "motion.models".into(),
-                value: 0.0,
-                why: "needs at least one model",
+                value: m.models.len() as f64,
+                why: "needs one to three distinct models of cv, ct, ca",
             });
         }
         for (name, v) in [

@@ -9,6 +9,7 @@
 //! the candidates follows in the tracker.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use rayon::prelude::*;
 
 /// Smallest tier radius (m).
 const BASE_RADIUS: f64 = 64.0;
@@ -40,29 +41,32 @@ impl Gate {
             points[tier].push(*p);
             members[tier].push(i as u32);
         }
-        let mut tiers = Vec::new();
-        for (k, (pts, mem)) in points.into_iter().zip(members).enumerate() {
-            if pts.is_empty() {
-                continue;
-            }
-            let radius = if k == TIERS - 1 {
-                entries
-                    .iter()
-                    .map(|e| e.1)
-                    .filter(|r| r.is_finite())
-                    .fold(0.0, f64::max)
-            } else {
-                BASE_RADIUS * (1u64 << k) as f64
-            };
-            // Construction only fails on more items than u32 can index.
-            if let Ok(tree) = ImmutableKdTree::new_from_slice(&pts) {
-                tiers.push(Tier {
+        let largest = entries
+            .iter()
+            .map(|e| e.1)
+            .filter(|r| r.is_finite())
+            .fold(0.0, f64::max);
+        // Tiers are independent: build their trees in parallel, keep them in tier order.
+        let tiers = points
+            .into_par_iter()
+            .zip(members)
+            .enumerate()
+            .filter(|(_, (pts, _))| !pts.is_empty())
+            .filter_map(|(k, (pts, members))| {
+                let radius = if k == TIERS - 1 {
+                    largest
+                } else {
+                    BASE_RADIUS * (1u64 << k) as f64
+                };
+                // Construction only fails on more items than u32 can index.
+                let tree = ImmutableKdTree::new_from_slice(&pts).ok()?;
+                Some(Tier {
                     radius,
                     tree,
-                    members: mem,
-                });
-            }
-        }
+                    members,
+                })
+            })
+            .collect();
         Self { tiers }
     }
 

@@ -7,46 +7,60 @@
 
 use crate::kalman::{Gaussian, Innovation};
 use crate::measurement::Observation;
-use crate::motion::{FULL_DIM, ModelState, MotionConfig};
+use crate::motion::{FULL_DIM, ModelKind, ModelState, MotionConfig};
 use crate::sensor::SensorSite;
 use nalgebra::{SMatrix, SVector};
 
-/// The IMM state of one track.
+/// Most models an IMM mixes (one of each kind).
+pub const MAX_MODELS: usize = 3;
+
+/// The IMM state of one track. Models live in fixed arrays: an update allocates nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imm {
-    /// One filter per configured model, in configuration order.
-    pub models: Vec<ModelState>,
-    /// Model probabilities, summing to one.
-    pub mu: Vec<f64>,
+    len: usize,
+    models: [ModelState; MAX_MODELS],
+    mu: [f64; MAX_MODELS],
 }
 
 /// Floor on a model probability so that no model is ever ruled out for good.
 const MU_FLOOR: f64 = 1e-6;
 
 impl Imm {
-    /// Starts every configured model from a position-velocity estimate. The first model gets
-    /// most of the initial probability: a new track is assumed to fly straight.
+    /// Starts every configured model (at most [`MAX_MODELS`], in configuration order) from a
+    /// position-velocity estimate. The first model gets most of the initial probability: a new
+    /// track is assumed to fly straight.
     pub fn new(init: &Gaussian<6>, cfg: &MotionConfig) -> Self {
-        let n = cfg.models.len().max(1);
-        let models: Vec<ModelState> = if cfg.models.is_empty() {
-            vec![ModelState::from_posvel(
-                crate::motion::ModelKind::Cv,
-                init,
-                cfg,
-            )]
+        let kinds: &[ModelKind] = if cfg.models.is_empty() {
+            &[ModelKind::Cv]
         } else {
-            cfg.models
-                .iter()
-                .map(|&k| ModelState::from_posvel(k, init, cfg))
-                .collect()
+            &cfg.models
         };
-        let mu = if n == 1 {
-            vec![1.0]
+        let len = kinds.len().min(MAX_MODELS);
+        let first = ModelState::from_posvel(kinds[0], init, cfg);
+        let mut models = [first; MAX_MODELS];
+        for (slot, &k) in models.iter_mut().zip(kinds).skip(1) {
+            *slot = ModelState::from_posvel(k, init, cfg);
+        }
+        let mut mu = [0.0; MAX_MODELS];
+        if len == 1 {
+            mu[0] = 1.0;
         } else {
-            let rest = 0.2 / (n - 1) as f64;
-            (0..n).map(|i| if i == 0 { 0.8 } else { rest }).collect()
-        };
-        Self { models, mu }
+            mu[0] = 0.8;
+            for m in &mut mu[1..len] {
+                *m = 0.2 / (len - 1) as f64;
+            }
+        }
+        Self { len, models, mu }
+    }
+
+    /// The model filters, in configuration order.
+    pub fn models(&self) -> &[ModelState] {
+        &self.models[..self.len]
+    }
+
+    /// The model probabilities, summing to one.
+    pub fn mu(&self) -> &[f64] {
+        &self.mu[..self.len]
     }
 
     /// Probability of staying in the same model over `dt` seconds.
@@ -56,33 +70,43 @@ impl Imm {
 
     /// Mixes the model estimates (the "interaction" step) for a prediction `dt` seconds ahead,
     /// and returns the predicted model probabilities `c_j`.
-    fn mix(&mut self, dt: f64, cfg: &MotionConfig) -> Vec<f64> {
-        let n = self.models.len();
+    fn mix(&mut self, dt: f64, cfg: &MotionConfig) -> [f64; MAX_MODELS] {
+        let n = self.len;
+        let mut c = [0.0; MAX_MODELS];
         if n == 1 {
-            return vec![1.0];
+            c[0] = 1.0;
+            return c;
         }
         let stay = Self::stay_probability(dt, cfg);
         let switch = (1.0 - stay) / (n - 1) as f64;
         let pi = |i: usize, j: usize| if i == j { stay } else { switch };
-        let c: Vec<f64> = (0..n)
-            .map(|j| (0..n).map(|i| pi(i, j) * self.mu[i]).sum())
-            .collect();
-        let fulls: Vec<Gaussian<FULL_DIM>> = self.models.iter().map(|m| m.to_full(cfg)).collect();
-        let mut mixed = Vec::with_capacity(n);
-        for (j, cj) in c.iter().enumerate() {
-            let weights: Vec<f64> = (0..n).map(|i| pi(i, j) * self.mu[i] / cj).collect();
-            let x: SVector<f64, FULL_DIM> = fulls.iter().zip(&weights).map(|(f, w)| f.x * *w).sum();
-            let mut p = SMatrix::<f64, FULL_DIM, FULL_DIM>::zeros();
-            for (f, w) in fulls.iter().zip(&weights) {
-                let d = f.x - x;
-                p += (f.p + d * d.transpose()) * *w;
-            }
-            mixed.push(ModelState::from_full(
-                self.models[j].kind(),
-                &Gaussian { x, p },
-            ));
+        for (j, cj) in c.iter_mut().enumerate().take(n) {
+            *cj = (0..n).map(|i| pi(i, j) * self.mu[i]).sum();
         }
-        self.models = mixed;
+        let zero = Gaussian::<FULL_DIM> {
+            x: SVector::zeros(),
+            p: SMatrix::zeros(),
+        };
+        let mut fulls = [zero; MAX_MODELS];
+        for (f, m) in fulls.iter_mut().zip(&self.models[..n]) {
+            *f = m.to_full(cfg);
+        }
+        for (j, cj) in c.iter().enumerate().take(n) {
+            let mut w = [0.0; MAX_MODELS];
+            for (i, wi) in w.iter_mut().enumerate().take(n) {
+                *wi = pi(i, j) * self.mu[i] / cj;
+            }
+            let mut x = SVector::<f64, FULL_DIM>::zeros();
+            for (f, wi) in fulls[..n].iter().zip(&w) {
+                x += f.x * *wi;
+            }
+            let mut p = SMatrix::<f64, FULL_DIM, FULL_DIM>::zeros();
+            for (f, wi) in fulls[..n].iter().zip(&w) {
+                let d = f.x - x;
+                p += (f.p + d * d.transpose()) * *wi;
+            }
+            self.models[j] = ModelState::from_full(self.models[j].kind(), &Gaussian { x, p });
+        }
         c
     }
 
@@ -96,16 +120,14 @@ impl Imm {
         sites: &[SensorSite],
         cfg: &MotionConfig,
     ) -> Option<Innovation> {
+        let n = self.len;
         let c = self.mix(dt, cfg);
-        for m in &mut self.models {
+        let mut innovations: [Option<Innovation>; MAX_MODELS] = [None; MAX_MODELS];
+        for (m, inn) in self.models[..n].iter_mut().zip(&mut innovations) {
             m.predict(dt, cfg);
+            *inn = m.update(obs, sites);
         }
-        let innovations: Vec<Option<Innovation>> = self
-            .models
-            .iter_mut()
-            .map(|m| m.update(obs, sites))
-            .collect();
-        let best = innovations
+        let best = innovations[..n]
             .iter()
             .zip(&c)
             .filter_map(|(inn, &cj)| inn.map(|i| i.log_likelihood + cj.ln()))
@@ -116,36 +138,49 @@ impl Imm {
         }
         // Log-sum-exp for the mixture likelihood and the posterior model probabilities.
         let mut total = 0.0;
-        let mut mu = vec![0.0; self.models.len()];
-        for (j, inn) in innovations.iter().enumerate() {
+        let mut mu = [0.0; MAX_MODELS];
+        for ((m, inn), cj) in mu.iter_mut().zip(&innovations[..n]).zip(&c) {
             if let Some(i) = inn {
-                mu[j] = (i.log_likelihood + c[j].ln() - best).exp();
-                total += mu[j];
+                *m = (i.log_likelihood + cj.ln() - best).exp();
+                total += *m;
             }
         }
-        for m in &mut mu {
+        for m in &mut mu[..n] {
             *m = (*m / total).max(MU_FLOOR);
         }
-        let norm: f64 = mu.iter().sum();
-        self.mu = mu.into_iter().map(|m| m / norm).collect();
-        let log_likelihood = best + total.ln();
-        let d2 = innovations
+        let norm: f64 = mu[..n].iter().sum();
+        for m in &mut mu[..n] {
+            *m /= norm;
+        }
+        self.mu = mu;
+        let d2 = innovations[..n]
             .iter()
-            .zip(&self.mu)
+            .zip(&mu)
             .filter_map(|(inn, &m)| inn.map(|i| i.d2 * m))
             .sum();
-        Some(Innovation { d2, log_likelihood })
+        Some(Innovation {
+            d2,
+            log_likelihood: best + total.ln(),
+        })
     }
 
     /// Moment-matched position-velocity estimate of the mixture: what the picture shows.
     pub fn combined(&self) -> Gaussian<6> {
-        let pvs: Vec<Gaussian<6>> = self.models.iter().map(|m| m.posvel()).collect();
+        let n = self.len;
+        let zero = Gaussian::<6> {
+            x: SVector::zeros(),
+            p: SMatrix::zeros(),
+        };
+        let mut pvs = [zero; MAX_MODELS];
+        for (pv, m) in pvs.iter_mut().zip(&self.models[..n]) {
+            *pv = m.posvel();
+        }
         let mut x = SVector::<f64, 6>::zeros();
-        for (g, &m) in pvs.iter().zip(&self.mu) {
+        for (g, &m) in pvs[..n].iter().zip(&self.mu) {
             x += g.x * m;
         }
         let mut p = SMatrix::<f64, 6, 6>::zeros();
-        for (g, &m) in pvs.iter().zip(&self.mu) {
+        for (g, &m) in pvs[..n].iter().zip(&self.mu) {
             let d = g.x - x;
             p += (g.p + d * d.transpose()) * m;
         }
@@ -154,9 +189,9 @@ impl Imm {
 
     /// Estimated turn rate (rad/s) of the CT model weighted by its probability, for display.
     pub fn turn_rate(&self) -> f64 {
-        self.models
+        self.models()
             .iter()
-            .zip(&self.mu)
+            .zip(self.mu())
             .map(|(m, &mu)| match m {
                 ModelState::Ct(g) => g.x[6] * mu,
                 _ => 0.0,
@@ -168,7 +203,6 @@ impl Imm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::motion::ModelKind;
     use nalgebra::{Matrix3, Vector3};
     use rand::SeedableRng;
     use rand_distr::{Distribution, Normal};
@@ -250,9 +284,9 @@ mod tests {
             let z = Vector3::new(v / w * th.sin(), v / w * (1.0 - th.cos()), 0.0);
             imm.predict_update(dt, &Observation::Position3 { z, r }, &[], &cfg)
                 .expect("update");
-            assert!((imm.mu.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            assert!((imm.mu().iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        assert!(imm.mu[1] > 0.8, "mu {:?}", imm.mu);
+        assert!(imm.mu()[1] > 0.8, "mu {:?}", imm.mu());
         assert!(
             (imm.turn_rate() - w).abs() < 0.2 * w,
             "omega {} vs {w}",

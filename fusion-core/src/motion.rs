@@ -55,7 +55,9 @@ pub struct MotionConfig {
 impl Default for MotionConfig {
     fn default() -> Self {
         Self {
-            models: vec![ModelKind::Cv, ModelKind::Ct, ModelKind::Ca],
+            // CA is available but off by default: on the shipped drone, cruise-missile and
+            // crossing scenarios CV + CT scored a lower GOSPA than CV + CT + CA, and runs faster.
+            models: vec![ModelKind::Cv, ModelKind::Ct],
             cv_accel_psd: 0.5,
             ct_accel_psd: 2.0,
             ct_turn_rate_psd: 2.0e-5,

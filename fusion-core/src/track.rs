@@ -39,8 +39,8 @@ pub enum TrackState {
     /// Started from a single plot: position known, velocity only bounded. The next plot
     /// completes a two-point initiation.
     OnePoint,
-    /// A full IMM estimate.
-    Imm(Imm),
+    /// A full IMM estimate (boxed: tracks stay small to move and scan).
+    Imm(Box<Imm>),
 }
 
 /// One sensor's relation to a track: when it last saw it and when it is due to look again.

@@ -291,10 +291,12 @@ impl Tracker {
     /// carry their own times and may come from several sensors.
     pub fn process(&mut self, plots: &[Plot]) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
-        // 1. Validate and convert.
+        // 1. Validate and convert (in parallel; rejections reported in plot order).
+        let converted: Vec<Result<Observation, PlotError>> =
+            plots.par_iter().map(|p| self.observe(p)).collect();
         let mut obs: Vec<(usize, Observation)> = Vec::with_capacity(plots.len());
-        for (index, plot) in plots.iter().enumerate() {
-            match self.observe(plot) {
+        for (index, result) in converted.into_iter().enumerate() {
+            match result {
                 Ok(o) => obs.push((index, o)),
                 Err(error) => outcome.rejected.push(Rejection { index, error }),
             }
@@ -471,29 +473,38 @@ impl Tracker {
         let per_plot: Vec<Vec<GatedPair>> = obs
             .par_iter()
             .enumerate()
-            .map(|(k, (i, o))| {
+            .map_init(Vec::new, |cands, (k, (i, o))| {
                 let plot = &plots[*i];
                 let Some(sensor) = ctx.sensors.get(plot.sensor.0 as usize) else {
                     return Vec::new();
                 };
-                let mut cands = Vec::new();
-                match o.horizontal() {
-                    Some(h) => {
-                        gate.candidates(h, (gamma_max * o.horizontal_variance()).sqrt(), &mut cands)
-                    }
+                cands.clear();
+                let horizontal = o.horizontal();
+                let plot_radius = (gamma_max * o.horizontal_variance()).sqrt();
+                match horizontal {
+                    Some(h) => gate.candidates(h, plot_radius, cands),
                     None => {
                         let site = &ctx.sites[plot.sensor.0 as usize];
                         gate.candidates(
                             [site.position.x, site.position.y],
                             sensor.max_range_m,
-                            &mut cands,
+                            cands,
                         )
                     }
                 }
                 cands.sort_unstable();
                 let dim = o.dim();
                 let mut out = Vec::new();
-                for c in cands {
+                for &c in cands.iter() {
+                    // The tiers round radii up to a power of two: first drop what lies beyond
+                    // this track's own radius, which is cheap, then run the exact test.
+                    if let Some(h) = horizontal {
+                        let (p, r) = entries[c as usize];
+                        let reach = r + plot_radius;
+                        if (p[0] - h[0]).powi(2) + (p[1] - h[1]).powi(2) > reach * reach {
+                            continue;
+                        }
+                    }
                     let track = &self.tracks[c as usize];
                     if matches!(o, Observation::Bearing { .. })
                         && matches!(track.state, TrackState::OnePoint)
@@ -528,35 +539,43 @@ impl Tracker {
             return;
         };
         let pd = s.config.pd.clamp(1e-6, 0.999);
-        for t in &mut self.tracks {
-            t.record_misses(sensor, period, pd, now);
-        }
+        self.tracks
+            .par_iter_mut()
+            .for_each(|t| t.record_misses(sensor, period, pd, now));
     }
 
     fn run_lifecycle(&mut self, updated: &[bool], events: &mut Vec<TrackEvent>) {
         let cfg = &self.ctx.cfg.lifecycle;
         let now = self.time;
-        for (i, t) in self.tracks.iter_mut().enumerate() {
-            if t.try_confirm(cfg) {
+        // Decide in parallel; number and report in track order, so numbers are deterministic.
+        let decisions: Vec<(bool, Option<DeletionReason>)> = self
+            .tracks
+            .par_iter_mut()
+            .map(|t| (t.try_confirm(cfg), t.deletion_due(cfg, now)))
+            .collect();
+        let mut any_deleted = false;
+        for (i, (t, &(confirmed, deleted))) in self.tracks.iter_mut().zip(&decisions).enumerate() {
+            if confirmed {
                 t.number = Some(self.next_number);
+                events.push(TrackEvent::Confirmed(self.next_number));
                 self.next_number += 1;
-                events.push(TrackEvent::Confirmed(self.next_number - 1));
             } else if let (true, Some(n)) = (
                 updated.get(i).copied().unwrap_or(false) && t.is_confirmed(),
                 t.number,
             ) {
                 events.push(TrackEvent::Updated(n));
             }
-        }
-        self.tracks.retain(|t| match t.deletion_due(cfg, now) {
-            Some(reason) => {
+            if let Some(reason) = deleted {
+                any_deleted = true;
                 if let (true, Some(n)) = (t.is_confirmed(), t.number) {
                     events.push(TrackEvent::Deleted(n, reason));
                 }
-                false
             }
-            None => true,
-        });
+        }
+        if any_deleted {
+            let mut keep = decisions.iter().map(|d| d.1.is_none());
+            self.tracks.retain(|_| keep.next().unwrap_or(true));
+        }
     }
 }
 
@@ -748,7 +767,7 @@ impl Context {
                 let mut g = predict_posvel(&g, dt, 0.0, 0.0);
                 match (scored, g.update(obs, &self.sites)) {
                     (Some(s), Some(_)) => {
-                        track.state = TrackState::Imm(Imm::new(&g, &self.cfg.motion));
+                        track.state = TrackState::Imm(Box::new(Imm::new(&g, &self.cfg.motion)));
                         track.estimate = g;
                         Some(s)
                     }
