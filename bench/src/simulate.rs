@@ -472,7 +472,16 @@ impl Scenario {
     /// Loads a scenario from a `.toml` path, or by NAME from `<dir>/NAME.toml` in
     /// `./bench/scenarios`, `./scenarios`, then this crate's `scenarios` directory, so the
     /// shipped scenarios are found from the workspace root, the crate or anywhere else.
+    /// `scaled:N` names the benchmark scenario of [`Scenario::scaled`] with N targets.
     pub fn load(name_or_path: &str) -> Result<Scenario, SimError> {
+        if let Some(n) = name_or_path.strip_prefix("scaled:") {
+            return match n.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Scenario::scaled(n)),
+                _ => Err(SimError::Invalid(format!(
+                    "scaled:N needs a positive target count, got {n:?}"
+                ))),
+            };
+        }
         let direct = Path::new(name_or_path);
         let path = if name_or_path.ends_with(".toml") || direct.is_file() {
             direct.to_path_buf()

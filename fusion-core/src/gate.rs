@@ -4,8 +4,9 @@
 //!
 //! Gates differ in size by orders of magnitude (a firm track: a few hundred metres; a track
 //! with one plot: kilometres). One tree queried with the largest radius would return far too
-//! many candidates, so tracks are put in tiers of similar radius (powers of two) with one tree
-//! each, and each tier is queried with its own largest radius. The exact chi-square test on
+//! many candidates, so tracks are put in tiers of similar radius (powers of four) with one tree
+//! each, and each tier is queried with its own largest radius. Four, not two: fewer tiers
+//! means fewer queries per plot, and the extra candidates are cheap to drop by distance. The exact chi-square test on
 //! the candidates follows in the tracker.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
@@ -13,8 +14,8 @@ use rayon::prelude::*;
 
 /// Smallest tier radius (m).
 const BASE_RADIUS: f64 = 64.0;
-/// Number of radius tiers: up to 64 m * 2^15, about 2,000 km.
-const TIERS: usize = 16;
+/// Number of radius tiers: up to 64 m * 4^8, about 4,000 km; the last takes everything larger.
+const TIERS: usize = 9;
 
 struct Tier {
     radius: f64,
@@ -37,7 +38,8 @@ impl Gate {
             if !(p[0].is_finite() && p[1].is_finite() && r.is_finite()) {
                 continue;
             }
-            let tier = ((r.max(BASE_RADIUS) / BASE_RADIUS).log2().ceil() as usize).min(TIERS - 1);
+            let tier = ((r.max(BASE_RADIUS) / BASE_RADIUS).log2() / 2.0).ceil() as usize;
+            let tier = tier.min(TIERS - 1);
             points[tier].push(*p);
             members[tier].push(i as u32);
         }
@@ -56,7 +58,7 @@ impl Gate {
                 let radius = if k == TIERS - 1 {
                     largest
                 } else {
-                    BASE_RADIUS * (1u64 << k) as f64
+                    BASE_RADIUS * (1u64 << (2 * k)) as f64
                 };
                 // Construction only fails on more items than u32 can index.
                 let tree = ImmutableKdTree::new_from_slice(&pts).ok()?;

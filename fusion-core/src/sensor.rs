@@ -9,7 +9,9 @@ use nalgebra::{Matrix3, Vector3};
 use serde::{Deserialize, Serialize};
 
 /// Index of a sensor in the tracker's sensor table; cheap to copy onto every plot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub struct SensorIndex(pub u16);
 
 /// What a sensor measures, which decides how its plots are read and gated.

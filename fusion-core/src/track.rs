@@ -44,7 +44,7 @@ pub enum TrackState {
 }
 
 /// One sensor's relation to a track: when it last saw it and when it is due to look again.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Contact {
     /// The sensor.
     pub sensor: SensorIndex,
@@ -52,6 +52,49 @@ pub struct Contact {
     pub last_t: f64,
     /// When the sensor's next look at the track is due (infinite for sensors without period).
     pub next_due: f64,
+}
+
+/// Most sensors a track remembers; a fifth replaces the one silent the longest.
+pub const MAX_CONTACTS: usize = 4;
+
+/// The sensors that have seen a track, in a fixed inline array.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Contacts {
+    len: u8,
+    items: [Contact; MAX_CONTACTS],
+}
+
+impl Contacts {
+    /// A list holding one contact.
+    pub fn one(c: Contact) -> Self {
+        let mut items = [Contact::default(); MAX_CONTACTS];
+        items[0] = c;
+        Self { len: 1, items }
+    }
+
+    /// The contacts.
+    pub fn iter(&self) -> impl Iterator<Item = &Contact> {
+        self.items[..self.len as usize].iter()
+    }
+
+    fn get_mut(&mut self, sensor: SensorIndex) -> Option<&mut Contact> {
+        self.items[..self.len as usize]
+            .iter_mut()
+            .find(|c| c.sensor == sensor)
+    }
+
+    fn insert(&mut self, c: Contact) {
+        if (self.len as usize) < MAX_CONTACTS {
+            self.items[self.len as usize] = c;
+            self.len += 1;
+        } else if let Some(oldest) = self
+            .items
+            .iter_mut()
+            .min_by(|a, b| a.last_t.total_cmp(&b.last_t))
+        {
+            *oldest = c;
+        }
+    }
 }
 
 /// One hypothesised target.
@@ -80,8 +123,9 @@ pub struct Track {
     pub looks: u32,
     /// Number of detections over the track's life.
     pub hits: u32,
-    /// Sensors that have seen the track.
-    pub contacts: Vec<Contact>,
+    /// Sensors that have seen the track, kept inline (no pointer to chase when every track
+    /// is checked for misses each batch).
+    pub contacts: Contacts,
     /// ICAO address from cooperative plots, if any.
     pub icao24: Option<u32>,
     /// Data time the track was created.
@@ -109,12 +153,12 @@ impl Track {
         self.hits += 1;
         self.last_update_t = self.last_update_t.max(t);
         let next_due = period.map_or(f64::INFINITY, |p| t + p);
-        match self.contacts.iter_mut().find(|c| c.sensor == sensor) {
+        match self.contacts.get_mut(sensor) {
             Some(c) => {
                 c.last_t = c.last_t.max(t);
                 c.next_due = next_due;
             }
-            None => self.contacts.push(Contact {
+            None => self.contacts.insert(Contact {
                 sensor,
                 last_t: t,
                 next_due,
@@ -129,7 +173,7 @@ impl Track {
     /// this track without a plot, given that its data has reached time `now`. A look is missed
     /// once half a period has passed beyond when it was due.
     pub fn record_misses(&mut self, sensor: SensorIndex, period: f64, pd: f64, now: f64) {
-        let Some(c) = self.contacts.iter_mut().find(|c| c.sensor == sensor) else {
+        let Some(c) = self.contacts.get_mut(sensor) else {
             return;
         };
         let mut missed = 0;
@@ -241,11 +285,11 @@ mod tests {
             history: 1,
             looks: 1,
             hits: 1,
-            contacts: vec![Contact {
+            contacts: Contacts::one(Contact {
                 sensor: SensorIndex(0),
                 last_t: 0.0,
                 next_due: 4.0,
-            }],
+            }),
             icao24: None,
             created_t: 0.0,
             last_update_t: 0.0,
@@ -293,6 +337,20 @@ mod tests {
             t.record_misses(SensorIndex(0), 4.0, 0.9, 4.0 * k as f64 + 2.1);
         }
         assert_eq!(t.deletion_due(&cfg, 14.1), Some(DeletionReason::Score));
+    }
+
+    #[test]
+    fn a_fifth_sensor_replaces_the_longest_silent() {
+        let mut t = track();
+        for s in 1..=4u16 {
+            t.record_detection(SensorIndex(s), s as f64, None, -10.0, 0.9, -30.0);
+        }
+        let sensors: Vec<u16> = t.contacts.iter().map(|c| c.sensor.0).collect();
+        assert_eq!(
+            sensors,
+            vec![4, 1, 2, 3],
+            "sensor 0, silent since t = 0, was replaced"
+        );
     }
 
     #[test]

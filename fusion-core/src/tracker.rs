@@ -740,11 +740,11 @@ impl Context {
             history: 1,
             looks: 1,
             hits: 1,
-            contacts: vec![crate::track::Contact {
+            contacts: crate::track::Contacts::one(crate::track::Contact {
                 sensor: plot.sensor,
                 last_t: plot.t,
                 next_due,
-            }],
+            }),
             icao24: plot.icao24,
             created_t: plot.t,
             last_update_t: plot.t,
