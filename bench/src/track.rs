@@ -187,8 +187,14 @@ impl<W: Write> Runner<'_, W> {
                 vz: g.x[5],
                 cov: None,
                 score: None,
-                sources: None,
-                status: None,
+                sources: Some(tr.sources.iter().map(|s| s.to_string()).collect()),
+                status: Some(
+                    match tr.status {
+                        fusion_core::track::TrackStatus::Coasting => "coasting",
+                        _ => "confirmed",
+                    }
+                    .to_string(),
+                ),
             })
             .collect();
         write_record(&mut self.out, &PictureRecord { t, tracks })?;

@@ -79,3 +79,38 @@ fn same_plots_same_picture_bytes_whatever_the_threads() {
     assert_eq!(one, two, "pictures differ between 1 and 2 threads");
     assert_eq!(one, track(&plots, 2), "pictures differ between runs");
 }
+
+/// Real recorded trajectories seen by ADS-B and a radar: each flight keeps its track number
+/// except where the recording itself has a gap (the flight leaves and comes back).
+#[test]
+fn real_flights_with_adsb_and_radar() {
+    let (plots, truth) = simulate("flights", 5);
+    let picture = track(&plots, 2);
+    let truth: Vec<TruthRecord> = records(&truth);
+    let picture_records: Vec<PictureRecord> = records(&picture);
+    let report =
+        score(&truth, &picture_records, &ScoreOptions { c: 300.0, p: 1.0 }).expect("score");
+    // Segments of truth separated by gaps longer than the truth step: each may start a new track.
+    let mut by_id: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for r in &truth {
+        by_id.entry(r.id.to_string()).or_default().push(r.t);
+    }
+    let segments: usize = by_id
+        .values()
+        .map(|ts| 1 + ts.windows(2).filter(|w| w[1] - w[0] > 1.5).count())
+        .sum();
+    assert_eq!(report.targets_tracked, report.targets);
+    assert!(report.mean_track_coverage.expect("targets") > 0.98);
+    let allowed = segments - report.targets + 4;
+    assert!(
+        report.track_number_changes <= allowed,
+        "{} track-number changes, {segments} truth segments of {} flights",
+        report.track_number_changes,
+        report.targets
+    );
+    assert!(
+        report.gospa_per_target.expect("targets") < 40.0,
+        "{:?}",
+        report.gospa_per_target
+    );
+}

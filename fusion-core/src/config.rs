@@ -82,6 +82,11 @@ pub struct TrackerConfig {
     pub ceiling_m: f64,
     /// Plots older than the tracker's time by more than this are rejected (s).
     pub max_plot_lag_s: f64,
+    /// A plot carrying the same ICAO address as a track is gated this many times wider
+    /// (in squared Mahalanobis distance): cooperative identity outweighs a position glitch.
+    pub identity_gate_factor: f64,
+    /// Log-likelihood-ratio bonus of a plot whose ICAO address matches the track's.
+    pub identity_llr: f64,
     /// Motion models and process noise.
     pub motion: MotionConfig,
     /// Confirmation and deletion rules.
@@ -100,6 +105,8 @@ impl Default for TrackerConfig {
             default_max_range_m: 150_000.0,
             ceiling_m: 15_000.0,
             max_plot_lag_s: 5.0,
+            identity_gate_factor: 16.0,
+            identity_llr: 10.0,
             motion: MotionConfig::default(),
             lifecycle: LifecycleConfig::default(),
         }

@@ -470,6 +470,14 @@ impl Tracker {
             })
             .collect();
         let gate = Gate::build(&entries);
+        // Cooperative identities: a plot with an ICAO address always meets its own track.
+        let mut by_icao: Vec<(u32, u32)> = self
+            .tracks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.icao24.map(|a| (a, i as u32)))
+            .collect();
+        by_icao.sort_unstable();
         let per_plot: Vec<Vec<GatedPair>> = obs
             .par_iter()
             .enumerate()
@@ -492,20 +500,35 @@ impl Tracker {
                         )
                     }
                 }
+                if let Some(a) = plot.icao24 {
+                    let start = by_icao.partition_point(|&(b, _)| b < a);
+                    cands.extend(
+                        by_icao[start..]
+                            .iter()
+                            .take_while(|&&(b, _)| b == a)
+                            .map(|&(_, i)| i),
+                    );
+                }
                 cands.sort_unstable();
+                cands.dedup();
                 let dim = o.dim();
                 let mut out = Vec::new();
                 for &c in cands.iter() {
-                    // The tiers round radii up to a power of two: first drop what lies beyond
+                    let track = &self.tracks[c as usize];
+                    let same_identity = match (plot.icao24, track.icao24) {
+                        (Some(a), Some(b)) if a != b => continue, // two different aircraft
+                        (Some(a), Some(b)) => a == b,
+                        _ => false,
+                    };
+                    // The tiers round radii up to a power of four: first drop what lies beyond
                     // this track's own radius, which is cheap, then run the exact test.
-                    if let Some(h) = horizontal {
+                    if let (Some(h), false) = (horizontal, same_identity) {
                         let (p, r) = entries[c as usize];
                         let reach = r + plot_radius;
                         if (p[0] - h[0]).powi(2) + (p[1] - h[1]).powi(2) > reach * reach {
                             continue;
                         }
                     }
-                    let track = &self.tracks[c as usize];
                     if matches!(o, Observation::Bearing { .. })
                         && matches!(track.state, TrackState::OnePoint)
                     {
@@ -515,11 +538,19 @@ impl Tracker {
                     let Some(inn) = predicted.innovation(o, &ctx.sites) else {
                         continue;
                     };
-                    if inn.d2 <= ctx.gate[dim] {
+                    let (limit, bonus) = if same_identity {
+                        (
+                            ctx.gate[dim] * ctx.cfg.identity_gate_factor,
+                            ctx.cfg.identity_llr,
+                        )
+                    } else {
+                        (ctx.gate[dim], 0.0)
+                    };
+                    if inn.d2 <= limit {
                         out.push(GatedPair {
                             plot: k as u32,
                             track: c,
-                            gain: inn.log_likelihood + sensor.ln_pd
+                            gain: inn.log_likelihood + bonus + sensor.ln_pd
                                 - sensor.ln_miss
                                 - sensor.ln_clutter[dim - 1],
                         });

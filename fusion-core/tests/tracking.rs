@@ -290,3 +290,83 @@ fn incomplete_sensor_declarations_are_refused() {
         "duplicate id"
     );
 }
+
+fn adsb() -> SensorConfig {
+    let mut s = SensorConfig::new("ADSB", SensorKind::Adsb);
+    s.sigma_h_m = Some(15.0);
+    s.sigma_v_m = Some(10.0);
+    s.period_s = Some(1.0);
+    s.pd = 0.95;
+    s
+}
+
+fn adsb_plot(frame: &LocalFrame, t: f64, enu: Vector3<f64>, icao: u32) -> Plot {
+    let g = frame.to_geodetic(&enu);
+    Plot {
+        t,
+        sensor: SensorIndex(0),
+        measurement: Measurement::Geodetic {
+            lat_deg: g.lat,
+            lon_deg: g.lon,
+            alt_m: Some(g.alt_m),
+        },
+        icao24: Some(icao),
+    }
+}
+
+/// Cooperative identity: reports that step well outside the kinematic gate (a glitch of the
+/// kind real ADS-B data has) still updates the aircraft's own track instead of starting a
+/// duplicate, and two aircraft with different addresses never share a track.
+fn fly_two_aircraft_with_a_glitch(
+    cfg: TrackerConfig,
+) -> (Tracker, std::collections::BTreeSet<(u64, Option<u32>)>) {
+    let frame = frame();
+    let mut tracker = Tracker::new(cfg, frame.clone(), &[adsb()]).expect("tracker");
+    let mut numbers = std::collections::BTreeSet::new();
+    for k in 0..40 {
+        let t = k as f64;
+        let mut a = Vector3::new(10_000.0 + 150.0 * t, 5_000.0, 3_000.0);
+        if k >= 20 {
+            a.y += 150.0; // a lasting 10-sigma step, e.g. the aircraft's position source changed
+        }
+        // A second aircraft 60 m away, same velocity: identity keeps them apart.
+        let b = a + Vector3::new(0.0, 60.0, 0.0);
+        let out = tracker.process(&[
+            adsb_plot(&frame, t, a, 0x4CA2D1),
+            adsb_plot(&frame, t, b, 0x3C6444),
+        ]);
+        assert!(out.rejected.is_empty());
+        numbers.extend(
+            tracker
+                .snapshot()
+                .tracks
+                .iter()
+                .map(|t| (t.number, t.icao24)),
+        );
+    }
+    (tracker, numbers)
+}
+
+#[test]
+fn icao_identity_keeps_one_track_per_aircraft() {
+    let (tracker, numbers) = fly_two_aircraft_with_a_glitch(TrackerConfig::default());
+    let picture = tracker.snapshot();
+    assert_eq!(picture.tracks.len(), 2, "{:?}", picture.tracks);
+    assert_eq!(
+        numbers.len(),
+        2,
+        "no duplicate or swapped track numbers: {numbers:?}"
+    );
+    let icaos: Vec<_> = picture.tracks.iter().map(|t| t.icao24).collect();
+    assert!(icaos.contains(&Some(0x4CA2D1)) && icaos.contains(&Some(0x3C6444)));
+    // Without the identity rules the glitch starts a second track on the first aircraft.
+    let (_, numbers) = fly_two_aircraft_with_a_glitch(TrackerConfig {
+        identity_gate_factor: 1.0,
+        identity_llr: 0.0,
+        ..TrackerConfig::default()
+    });
+    assert!(
+        numbers.len() > 2,
+        "expected a duplicate without identity: {numbers:?}"
+    );
+}
