@@ -114,3 +114,34 @@ fn real_flights_with_adsb_and_radar() {
         report.gospa_per_target
     );
 }
+
+/// A 2-D scenario (2-D radars and a 2-D cartesian sensor, no heights anywhere) is tracked and
+/// scored on x, y only.
+#[test]
+fn planar_scenario_is_tracked_in_two_dimensions() {
+    let (plots, truth) = simulate("planar", 5);
+    let picture = track(&plots, 2);
+    let truth: Vec<TruthRecord> = records(&truth);
+    let picture_records: Vec<PictureRecord> = records(&picture);
+    let report =
+        score(&truth, &picture_records, &ScoreOptions { c: 300.0, p: 1.0 }).expect("score");
+    assert_eq!(report.dims, 2);
+    assert_eq!(report.targets_tracked, report.targets);
+    assert!(
+        report.mean_track_coverage.expect("targets") > 0.95,
+        "{:?}",
+        report.mean_track_coverage
+    );
+    assert!(
+        report.gospa_per_target.expect("targets") < 90.0,
+        "{:?}",
+        report.gospa_per_target
+    );
+    // Heights stay at the configured initial height: nothing measured them.
+    assert!(
+        picture_records
+            .iter()
+            .flat_map(|p| &p.tracks)
+            .all(|t| t.z.abs() < 1e-6)
+    );
+}
