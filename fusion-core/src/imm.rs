@@ -83,31 +83,47 @@ impl Imm {
         for (j, cj) in c.iter_mut().enumerate().take(n) {
             *cj = (0..n).map(|i| pi(i, j) * self.mu[i]).sum();
         }
-        let zero = Gaussian::<FULL_DIM> {
+        // Only CA needs the accelerations: without it, mix in the 7-state CT space.
+        if self.models[..n].iter().any(|m| m.kind() == ModelKind::Ca) {
+            self.mix_in::<FULL_DIM>(&c, &pi, cfg);
+        } else {
+            self.mix_in::<7>(&c, &pi, cfg);
+        }
+        c
+    }
+
+    /// The mixed initial state of every model, computed in a `D`-state space.
+    fn mix_in<const D: usize>(
+        &mut self,
+        c: &[f64; MAX_MODELS],
+        pi: &dyn Fn(usize, usize) -> f64,
+        cfg: &MotionConfig,
+    ) {
+        let n = self.len;
+        let zero = Gaussian::<D> {
             x: SVector::zeros(),
             p: SMatrix::zeros(),
         };
-        let mut fulls = [zero; MAX_MODELS];
-        for (f, m) in fulls.iter_mut().zip(&self.models[..n]) {
-            *f = m.to_full(cfg);
+        let mut spaced = [zero; MAX_MODELS];
+        for (f, m) in spaced.iter_mut().zip(&self.models[..n]) {
+            *f = m.to_space::<D>(cfg);
         }
         for (j, cj) in c.iter().enumerate().take(n) {
             let mut w = [0.0; MAX_MODELS];
             for (i, wi) in w.iter_mut().enumerate().take(n) {
                 *wi = pi(i, j) * self.mu[i] / cj;
             }
-            let mut x = SVector::<f64, FULL_DIM>::zeros();
-            for (f, wi) in fulls[..n].iter().zip(&w) {
+            let mut x = SVector::<f64, D>::zeros();
+            for (f, wi) in spaced[..n].iter().zip(&w) {
                 x += f.x * *wi;
             }
-            let mut p = SMatrix::<f64, FULL_DIM, FULL_DIM>::zeros();
-            for (f, wi) in fulls[..n].iter().zip(&w) {
+            let mut p = SMatrix::<f64, D, D>::zeros();
+            for (f, wi) in spaced[..n].iter().zip(&w) {
                 let d = f.x - x;
                 p += (f.p + d * d.transpose()) * *wi;
             }
-            self.models[j] = ModelState::from_full(self.models[j].kind(), &Gaussian { x, p });
+            self.models[j] = ModelState::from_space::<D>(self.models[j].kind(), &Gaussian { x, p });
         }
-        c
     }
 
     /// Mixes, predicts every model by `dt` and updates with `obs`. Returns the mixture
@@ -268,6 +284,33 @@ mod tests {
         }
         assert!(imm < 0.8 * cv, "IMM RMSE {imm} vs CV {cv} (sum of 5 runs)");
         assert!(imm / 5.0 < 40.0, "IMM RMSE {} m", imm / 5.0);
+    }
+
+    #[test]
+    fn mixing_cv_ct_in_seven_states_equals_mixing_in_ten() {
+        let cfg = MotionConfig {
+            models: vec![ModelKind::Cv, ModelKind::Ct],
+            ..MotionConfig::default()
+        };
+        let mut imm = Imm::new(&start([0.0, 0.0, 0.0, 200.0, 0.0, 0.0], 20.0, 5.0), &cfg);
+        // Make the two models differ, as they do after a manoeuvre.
+        let r = nalgebra::Matrix3::identity() * 25.0;
+        for k in 1..=10 {
+            let th = 0.05 * k as f64;
+            let z = nalgebra::Vector3::new(4000.0 * th.sin(), 4000.0 * (1.0 - th.cos()), 0.0);
+            imm.predict_update(1.0, &Observation::Position3 { z, r }, &[], &cfg)
+                .expect("update");
+        }
+        let c = [0.6, 0.4, 0.0];
+        let pi = |i: usize, j: usize| if i == j { 0.95 } else { 0.05 };
+        let (mut a, mut b) = (imm.clone(), imm);
+        a.mix_in::<7>(&c, &pi, &cfg);
+        b.mix_in::<FULL_DIM>(&c, &pi, &cfg);
+        for (ma, mb) in a.models().iter().zip(b.models()) {
+            let (ga, gb) = (ma.to_full(&cfg), mb.to_full(&cfg));
+            assert!((ga.x - gb.x).abs().max() < 1e-9);
+            assert!((ga.p - gb.p).abs().max() < 1e-6 * gb.p.abs().max());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Dimension of the common space in which the IMM mixes models.
 pub const FULL_DIM: usize = 10;
 /// Index of the turn rate in the common space.
+#[cfg(test)]
 const OMEGA: usize = 9;
 
 /// A motion model a track may follow.
@@ -84,7 +85,6 @@ pub enum ModelState {
 }
 
 const CV_MAP: [usize; 6] = [0, 1, 2, 3, 4, 5];
-const CT_MAP: [usize; 7] = [0, 1, 2, 3, 4, 5, OMEGA];
 const CA_MAP: [usize; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 
 /// Adds the white-noise-acceleration block of one axis (position `i`, velocity `i + 3`).
@@ -183,26 +183,38 @@ impl ModelState {
         }
     }
 
-    /// Embeds the state in the common mixing space; components this model lacks get zero mean
-    /// and the configured prior variance (not zero: that would make CA or CT overconfident that
-    /// the acceleration or turn rate is exactly nil each time CV mixes in).
-    pub fn to_full(&self, cfg: &MotionConfig) -> Gaussian<FULL_DIM> {
-        let mut full = match self {
-            ModelState::Cv(g) => embed(g, &CV_MAP),
-            ModelState::Ct(g) => embed(g, &CT_MAP),
-            ModelState::Ca(g) => embed(g, &CA_MAP),
+    /// Embeds the state in a mixing space of `D` states: [`FULL_DIM`] (10) when CA takes part,
+    /// or 7 (`[x y z vx vy vz omega]`, the CT state) when only CV and CT do, which halves the
+    /// cost of mixing. Components this model lacks get zero mean and the configured prior
+    /// variance (not zero: that would make CA or CT overconfident that the acceleration or
+    /// turn rate is exactly nil each time CV mixes in).
+    pub fn to_space<const D: usize>(&self, cfg: &MotionConfig) -> Gaussian<D> {
+        let mut g = match self {
+            ModelState::Cv(g) => embed::<6, D>(g, &CV_MAP),
+            ModelState::Ct(g) => embed::<7, D>(g, &ct_map::<D>()),
+            ModelState::Ca(g) => embed::<9, D>(g, &CA_MAP),
         };
-        fill_missing_variance(&mut full, cfg);
-        full
+        fill_missing_variance(&mut g, cfg);
+        g
     }
 
-    /// Takes this model's components out of a common-space state.
-    pub fn from_full(kind: ModelKind, full: &Gaussian<FULL_DIM>) -> Self {
+    /// Takes a model's components out of a mixing-space state (see [`ModelState::to_space`]).
+    pub fn from_space<const D: usize>(kind: ModelKind, g: &Gaussian<D>) -> Self {
         match kind {
-            ModelKind::Cv => ModelState::Cv(extract(full, &CV_MAP)),
-            ModelKind::Ct => ModelState::Ct(extract(full, &CT_MAP)),
-            ModelKind::Ca => ModelState::Ca(extract(full, &CA_MAP)),
+            ModelKind::Cv => ModelState::Cv(extract(g, &CV_MAP)),
+            ModelKind::Ct => ModelState::Ct(extract(g, &ct_map::<D>())),
+            ModelKind::Ca => ModelState::Ca(extract(g, &CA_MAP)),
         }
+    }
+
+    /// Embeds the state in the full 10-state space (see [`ModelState::to_space`]).
+    pub fn to_full(&self, cfg: &MotionConfig) -> Gaussian<FULL_DIM> {
+        self.to_space::<FULL_DIM>(cfg)
+    }
+
+    /// Takes this model's components out of a full-space state.
+    pub fn from_full(kind: ModelKind, full: &Gaussian<FULL_DIM>) -> Self {
+        Self::from_space::<FULL_DIM>(kind, full)
     }
 
     /// Innovation of an observation against this model's state.
@@ -232,46 +244,55 @@ impl ModelState {
     }
 }
 
-/// Components that are structurally zero in the embedding of a smaller model get the priors.
-fn fill_missing_variance(full: &mut Gaussian<FULL_DIM>, cfg: &MotionConfig) {
+/// Where the CT state goes in a mixing space of `D` states: the turn rate is always last.
+fn ct_map<const D: usize>() -> [usize; 7] {
+    [0, 1, 2, 3, 4, 5, D - 1]
+}
+
+/// Components that are structurally zero in the embedding of a smaller model get the priors:
+/// the turn rate is the last state of every mixing space, accelerations exist only in the full
+/// one.
+fn fill_missing_variance<const D: usize>(g: &mut Gaussian<D>, cfg: &MotionConfig) {
     let acc_var = cfg.accel_sigma_mps2 * cfg.accel_sigma_mps2;
     let omega_var = cfg.turn_rate_sigma_deg_s.to_radians().powi(2);
-    for i in 6..9 {
-        if full.p[(i, i)] == 0.0 {
-            full.p[(i, i)] = acc_var;
+    if D == FULL_DIM {
+        for i in 6..9 {
+            if g.p[(i, i)] == 0.0 {
+                g.p[(i, i)] = acc_var;
+            }
         }
     }
-    if full.p[(OMEGA, OMEGA)] == 0.0 {
-        full.p[(OMEGA, OMEGA)] = omega_var;
+    if g.p[(D - 1, D - 1)] == 0.0 {
+        g.p[(D - 1, D - 1)] = omega_var;
     }
 }
 
-fn embed<const N: usize>(g: &Gaussian<N>, map: &[usize; N]) -> Gaussian<FULL_DIM> {
-    let mut full = Gaussian::<FULL_DIM> {
+fn embed<const N: usize, const D: usize>(g: &Gaussian<N>, map: &[usize; N]) -> Gaussian<D> {
+    let mut out = Gaussian::<D> {
         x: SVector::zeros(),
         p: SMatrix::zeros(),
     };
     for (i, &fi) in map.iter().enumerate() {
-        full.x[fi] = g.x[i];
+        out.x[fi] = g.x[i];
         for (j, &fj) in map.iter().enumerate() {
-            full.p[(fi, fj)] = g.p[(i, j)];
+            out.p[(fi, fj)] = g.p[(i, j)];
         }
     }
-    full
+    out
 }
 
-fn extract<const N: usize>(full: &Gaussian<FULL_DIM>, map: &[usize; N]) -> Gaussian<N> {
-    let mut g = Gaussian::<N> {
+fn extract<const N: usize, const D: usize>(g: &Gaussian<D>, map: &[usize; N]) -> Gaussian<N> {
+    let mut out = Gaussian::<N> {
         x: SVector::zeros(),
         p: SMatrix::zeros(),
     };
     for (i, &fi) in map.iter().enumerate() {
-        g.x[i] = full.x[fi];
+        out.x[i] = g.x[fi];
         for (j, &fj) in map.iter().enumerate() {
-            g.p[(i, j)] = full.p[(fi, fj)];
+            out.p[(i, j)] = g.p[(fi, fj)];
         }
     }
-    g
+    out
 }
 
 /// CV transition for the first six components of an `N`-state (identity elsewhere).

@@ -363,14 +363,11 @@ impl Tracker {
             .map(|(_, t)| *t)
             .fold(f64::NEG_INFINITY, f64::max);
         self.time = self.time.max(batch_end);
-        for &(s, now) in &now_by_sensor {
-            self.record_misses(s, now);
-        }
         let mut updated = vec![false; self.tracks.len()];
         for (slot, a) in updated.iter_mut().zip(&plot_of_track) {
             *slot = a.is_some();
         }
-        self.run_lifecycle(&updated, &mut outcome.events);
+        self.run_lifecycle(&now_by_sensor, &updated, &mut outcome.events);
         outcome
     }
 
@@ -380,9 +377,8 @@ impl Tracker {
         let mut events = Vec::new();
         if (sensor.0 as usize) < self.ctx.sensors.len() && t.is_finite() {
             self.time = self.time.max(t);
-            self.record_misses(sensor, t);
             let updated = vec![false; self.tracks.len()];
-            self.run_lifecycle(&updated, &mut events);
+            self.run_lifecycle(&[(sensor, t)], &updated, &mut events);
         }
         events
     }
@@ -465,7 +461,8 @@ impl Tracker {
                     + 2.0 * dt * (g.p[(0, 3)] + g.p[(1, 4)])
                     + dt * dt * (g.p[(3, 3)] + g.p[(4, 4)])
                     + 2.0 * ctx.q.0 * dt.abs().powi(3) / 3.0;
-                let speed = g.x[3].hypot(g.x[4]) + 2.0 * (g.p[(3, 3)] + g.p[(4, 4)]).sqrt();
+                let speed = (g.x[3] * g.x[3] + g.x[4] * g.x[4]).sqrt()
+                    + 2.0 * (g.p[(3, 3)] + g.p[(4, 4)]).sqrt();
                 (pos, (gamma_max * var.max(0.0)).sqrt() + speed * half_span)
             })
             .collect();
@@ -562,27 +559,34 @@ impl Tracker {
         per_plot.into_iter().flatten().collect()
     }
 
-    fn record_misses(&mut self, sensor: SensorIndex, now: f64) {
-        let Some(s) = self.ctx.sensors.get(sensor.0 as usize) else {
-            return;
-        };
-        let Some(period) = s.config.period_s else {
-            return;
-        };
-        let pd = s.config.pd.clamp(1e-6, 0.999);
-        self.tracks
-            .par_iter_mut()
-            .for_each(|t| t.record_misses(sensor, period, pd, now));
-    }
-
-    fn run_lifecycle(&mut self, updated: &[bool], events: &mut Vec<TrackEvent>) {
+    /// One pass over every track: the looks each sensor of the batch (`looked`: sensor and
+    /// the data time it has reached) made without a plot, then confirmation and deletion.
+    fn run_lifecycle(
+        &mut self,
+        looked: &[(SensorIndex, f64)],
+        updated: &[bool],
+        events: &mut Vec<TrackEvent>,
+    ) {
         let cfg = &self.ctx.cfg.lifecycle;
         let now = self.time;
+        // (sensor, period, pd) of the sensors that count misses.
+        let looks: Vec<(SensorIndex, f64, f64, f64)> = looked
+            .iter()
+            .filter_map(|&(s, t)| {
+                let c = &self.ctx.sensors.get(s.0 as usize)?.config;
+                Some((s, c.period_s?, c.pd.clamp(1e-6, 0.999), t))
+            })
+            .collect();
         // Decide in parallel; number and report in track order, so numbers are deterministic.
         let decisions: Vec<(bool, Option<DeletionReason>)> = self
             .tracks
             .par_iter_mut()
-            .map(|t| (t.try_confirm(cfg), t.deletion_due(cfg, now)))
+            .map(|t| {
+                for &(s, period, pd, t_s) in &looks {
+                    t.record_misses(s, period, pd, t_s);
+                }
+                (t.try_confirm(cfg), t.deletion_due(cfg, now))
+            })
             .collect();
         let mut any_deleted = false;
         for (i, (t, &(confirmed, deleted))) in self.tracks.iter_mut().zip(&decisions).enumerate() {
