@@ -1,11 +1,12 @@
 //! The daemon's configuration file: the picture, the tracker and the sensors.
 //!
-//! Sensors are declared with geodetic positions, as a deployment knows them; they are turned
-//! into ENU declarations for the core here, at the edge.
+//! Sensors are declared as the core declares them ([`SensorConfig`]), except that an
+//! operator gives a sensor's position as WGS-84 `lat`, `lon`, `alt_m`; they are turned into
+//! the core's ENU `position` here, at the edge.
 
 use anyhow::{Context, Result, bail};
 use fusion_core::geodesy::{Geodetic, LocalFrame};
-use fusion_core::{SensorConfig, SensorKind, TrackerConfig};
+use fusion_core::{SensorConfig, TrackerConfig};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -18,9 +19,9 @@ pub struct Config {
     /// Tracker tuning.
     #[serde(default)]
     pub tracker: TrackerConfig,
-    /// Declared sensors.
+    /// Declared sensors, each a [`SensorConfig`] table with geodetic `lat`, `lon`, `alt_m`.
     #[serde(default)]
-    pub sensors: Vec<SensorDecl>,
+    pub sensors: Vec<toml::Table>,
 }
 
 /// The picture's identity and frame.
@@ -31,42 +32,6 @@ pub struct PictureConfig {
     pub id: String,
     /// Origin of the ENU frame.
     pub origin: Geodetic,
-}
-
-/// One sensor as an operator declares it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SensorDecl {
-    /// Sensor id.
-    pub id: String,
-    /// What it measures.
-    pub kind: SensorKind,
-    /// Latitude (deg).
-    pub lat: Option<f64>,
-    /// Longitude (deg).
-    pub lon: Option<f64>,
-    /// Height above the ellipsoid (m).
-    pub alt_m: Option<f64>,
-    /// Range noise (m).
-    pub sigma_range_m: Option<f64>,
-    /// Azimuth noise (deg).
-    pub sigma_az_deg: Option<f64>,
-    /// Elevation noise (deg).
-    pub sigma_el_deg: Option<f64>,
-    /// Cartesian noise (m).
-    pub sigma_m: Option<f64>,
-    /// Horizontal noise of geodetic reports (m).
-    pub sigma_h_m: Option<f64>,
-    /// Vertical noise of geodetic reports (m).
-    pub sigma_v_m: Option<f64>,
-    /// Revisit period (s).
-    pub period_s: Option<f64>,
-    /// Probability of detection.
-    pub pd: Option<f64>,
-    /// False plots per scan.
-    pub clutter_per_scan: Option<f64>,
-    /// Instrumented range (m).
-    pub max_range_m: Option<f64>,
 }
 
 impl Config {
@@ -92,28 +57,38 @@ impl Config {
         let frame = self.frame();
         self.sensors
             .iter()
-            .map(|d| {
-                let position = match (d.lat, d.lon) {
-                    (Some(lat), Some(lon)) => {
-                        let enu = frame.to_enu(&Geodetic::new(lat, lon, d.alt_m.unwrap_or(0.0)));
-                        Some([enu.x, enu.y, enu.z])
+            .enumerate()
+            .map(|(i, table)| {
+                let mut table = table.clone();
+                let name = table
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .map_or(format!("#{}", i + 1), |s| format!("{s:?}"));
+                let mut number = |key: &str| -> Result<Option<f64>> {
+                    match table.remove(key) {
+                        None => Ok(None),
+                        Some(v) => {
+                            match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                                Some(x) => Ok(Some(x)),
+                                None => bail!("sensor {name}: {key} must be a number"),
+                            }
+                        }
                     }
-                    (None, None) => None,
-                    _ => bail!("sensor {:?}: give both lat and lon, or neither", d.id),
                 };
-                let mut s = SensorConfig::new(d.id.clone(), d.kind);
-                s.position = position;
-                s.sigma_range_m = d.sigma_range_m;
-                s.sigma_az_deg = d.sigma_az_deg;
-                s.sigma_el_deg = d.sigma_el_deg;
-                s.sigma_m = d.sigma_m;
-                s.sigma_h_m = d.sigma_h_m;
-                s.sigma_v_m = d.sigma_v_m;
-                s.period_s = d.period_s;
-                s.pd = d.pd.unwrap_or(s.pd);
-                s.clutter_per_scan = d.clutter_per_scan.unwrap_or(0.0);
-                s.max_range_m = d.max_range_m;
-                Ok(s)
+                let (lat, lon, alt) = (number("lat")?, number("lon")?, number("alt_m")?);
+                match (lat, lon) {
+                    (Some(lat), Some(lon)) => {
+                        let enu = frame.to_enu(&Geodetic::new(lat, lon, alt.unwrap_or(0.0)));
+                        let pos =
+                            toml::Value::Array(vec![enu.x.into(), enu.y.into(), enu.z.into()]);
+                        table.insert("position".into(), pos);
+                    }
+                    (None, None) => {}
+                    _ => bail!("sensor {name}: give both lat and lon, or neither"),
+                }
+                table
+                    .try_into::<SensorConfig>()
+                    .with_context(|| format!("sensor {name}"))
             })
             .collect()
     }

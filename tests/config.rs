@@ -24,36 +24,44 @@ fn default_config_checks_out() {
     assert!(stdout.trim_end().ends_with("ok"));
 }
 
-#[test]
-fn a_bad_config_is_named_not_panicked() {
-    let dir = std::env::temp_dir().join(format!("iapzd-config-{}", std::process::id()));
+/// Runs `check-config` on `text` and returns its stderr, asserting that it failed.
+fn refused(text: &str, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("iapzd-config-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let path = dir.join("bad.toml");
-    std::fs::write(
-        &path,
-        "[picture]\nid = \"x\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n[tracker]\ngate_probability = 2.0\n",
-    )
-    .expect("write");
+    std::fs::write(&path, text).expect("write");
     let out = iapzd()
         .args(["check-config", "--config"])
         .arg(&path)
         .output()
         .expect("run iapzd");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("gate_probability"), "{stderr}");
-    std::fs::write(
-        &path,
-        "[picture]\nid = \"x\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n[[sensors]]\nid = \"R\"\nkind = \"radar\"\nlat = 50.0\nlon = 24.0\n",
-    )
-    .expect("write");
-    let out = iapzd()
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run iapzd");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("sigma_range_m"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success(), "accepted:\n{text}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const PICTURE: &str = "[picture]\nid = \"x\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n";
+
+#[test]
+fn a_bad_config_is_named_not_panicked() {
+    let err = refused(
+        &format!("{PICTURE}[tracker]\ngate_probability = 2.0\n"),
+        "gate",
+    );
+    assert!(err.contains("gate_probability"), "{err}");
+    let err = refused(
+        &format!("{PICTURE}[[sensors]]\nid = \"R\"\nkind = \"radar\"\nlat = 50.0\nlon = 24.0\n"),
+        "sigma",
+    );
+    assert!(err.contains("sigma_range_m"), "{err}");
+    let err = refused(
+        &format!("{PICTURE}[[sensors]]\nid = \"R\"\nkind = \"radar\"\nlat = 50.0\n"),
+        "lon",
+    );
+    assert!(err.contains("both lat and lon"), "{err}");
+    let err = refused(
+        &format!("{PICTURE}[[sensors]]\nid = \"R\"\nkind = \"radar\"\nsigma_rnage_m = 5.0\n"),
+        "typo",
+    );
+    assert!(err.contains("sigma_rnage_m"), "typos are named: {err}");
 }

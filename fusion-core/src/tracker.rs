@@ -468,12 +468,16 @@ impl Tracker {
             .collect();
         let gate = Gate::build(&entries);
         // Cooperative identities: a plot with an ICAO address always meets its own track.
-        let mut by_icao: Vec<(u32, u32)> = self
-            .tracks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.icao24.map(|a| (a, i as u32)))
-            .collect();
+        let any_icao = obs.iter().any(|(i, _)| plots[*i].icao24.is_some());
+        let mut by_icao: Vec<(u32, u32)> = if any_icao {
+            self.tracks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.icao24.map(|a| (a, i as u32)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         by_icao.sort_unstable();
         let per_plot: Vec<Vec<GatedPair>> = obs
             .par_iter()
