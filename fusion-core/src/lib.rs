@@ -27,6 +27,7 @@ pub mod imm;
 pub mod kalman;
 pub mod measurement;
 pub mod motion;
+pub mod murty;
 pub mod picture;
 pub mod sensor;
 pub mod track;
