@@ -108,22 +108,11 @@ impl<const N: usize> Gaussian<N> {
         let ph: SMatrix<f64, N, M> = self.p.fixed_view::<N, M>(0, 0).into_owned();
         // K = P H' S^-1, computed as (S^-1 H P)' with the Cholesky factor.
         let k: SMatrix<f64, N, M> = chol.solve(&ph.transpose()).transpose();
-        let s_inv_nu = chol.solve(nu);
-        let d2 = nu.dot(&s_inv_nu);
-        let ln_det = 2.0
-            * chol
-                .l_dirty()
-                .diagonal()
-                .iter()
-                .map(|d| d.ln())
-                .sum::<f64>();
+        let innovation = innovation_from_cholesky(nu, &chol);
         self.x += k * nu;
         self.p -= k * ph.transpose();
         self.symmetrize();
-        Some(Innovation {
-            d2,
-            log_likelihood: -0.5 * (d2 + M as f64 * LN_2PI + ln_det),
-        })
+        Some(innovation)
     }
 }
 
@@ -132,7 +121,14 @@ pub fn innovation_of<const M: usize>(
     nu: &SVector<f64, M>,
     s: &SMatrix<f64, M, M>,
 ) -> Option<Innovation> {
-    let chol = s.cholesky()?;
+    Some(innovation_from_cholesky(nu, &s.cholesky()?))
+}
+
+/// Mahalanobis distance and log-likelihood from an already factored innovation covariance.
+fn innovation_from_cholesky<const M: usize>(
+    nu: &SVector<f64, M>,
+    chol: &nalgebra::Cholesky<f64, nalgebra::Const<M>>,
+) -> Innovation {
     let d2 = nu.dot(&chol.solve(nu));
     let ln_det = 2.0
         * chol
@@ -141,10 +137,10 @@ pub fn innovation_of<const M: usize>(
             .iter()
             .map(|d| d.ln())
             .sum::<f64>();
-    Some(Innovation {
+    Innovation {
         d2,
         log_likelihood: -0.5 * (d2 + M as f64 * LN_2PI + ln_det),
-    })
+    }
 }
 
 /// Wrapped azimuth residual and the position Jacobian (picture frame) of the azimuth.
