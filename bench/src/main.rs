@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use fusion_core::config::AssociatorKind;
 use iapz_bench::score::{ScoreOptions, read_picture, read_truth, score};
 use iapz_bench::simulate::{Scenario, simulate_to_files};
 use iapz_bench::track::{
@@ -34,7 +35,8 @@ struct TrackArgs {
     /// Tracker configuration (TOML with a [tracker] table, e.g. configs/default.toml).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Data association: global nearest neighbour or multi-hypothesis.
+    /// Data association: global nearest neighbour or multi-hypothesis (overrides the
+    /// configuration's `[tracker] mode`).
     #[arg(long, value_enum)]
     tracker: Option<TrackerMode>,
     /// Write the picture at every multiple of this period (s) instead of after each batch.
@@ -108,12 +110,14 @@ enum Command {
 }
 
 fn track_options(args: &TrackArgs) -> Result<TrackOptions> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => load_tracker_config(p)?,
         None => fusion_core::TrackerConfig::default(),
     };
-    if let Some(TrackerMode::Mht) = args.tracker {
-        bail!("--tracker mht: the multi-hypothesis tracker is not built yet (issue 3); use gnn");
+    match args.tracker {
+        Some(TrackerMode::Gnn) => config.mode = AssociatorKind::Gnn,
+        Some(TrackerMode::Mht) => config.mode = AssociatorKind::Mht,
+        None => {}
     }
     if let Some(p) = args.picture_every
         && !(p > 0.0 && p.is_finite())

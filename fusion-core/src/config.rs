@@ -11,6 +11,36 @@ pub enum AssociatorKind {
     /// Global nearest neighbour: the single best assignment every batch.
     #[default]
     Gnn,
+    /// Track-oriented multiple hypothesis tracking: the hard decisions wait a few scans.
+    Mht,
+}
+
+/// Bounds and thresholds of the multi-hypothesis tracker: what keeps its cost bounded in
+/// dense clutter while it defers decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MhtConfig {
+    /// Global hypotheses kept per cluster (Murty's k).
+    pub hypotheses: usize,
+    /// Decisions older than this many revisits of the deciding sensor are committed
+    /// (N-scan pruning).
+    pub n_scan: u32,
+    /// Most branches one track (one target's tree) may keep.
+    pub max_branches_per_track: usize,
+    /// A global hypothesis less likely than the best by more than this log-likelihood ratio
+    /// is dropped (9.2 = odds of 1 in 10,000).
+    pub prune_llr: f64,
+}
+
+impl Default for MhtConfig {
+    fn default() -> Self {
+        Self {
+            hypotheses: 8,
+            n_scan: 3,
+            max_branches_per_track: 6,
+            prune_llr: 9.2,
+        }
+    }
 }
 
 /// How a tentative track earns confirmation.
@@ -91,6 +121,8 @@ pub struct TrackerConfig {
     pub motion: MotionConfig,
     /// Confirmation and deletion rules.
     pub lifecycle: LifecycleConfig,
+    /// Multi-hypothesis tracker bounds (used when `mode = "mht"`).
+    pub mht: MhtConfig,
 }
 
 impl Default for TrackerConfig {
@@ -109,6 +141,7 @@ impl Default for TrackerConfig {
             identity_llr: 10.0,
             motion: MotionConfig::default(),
             lifecycle: LifecycleConfig::default(),
+            mht: MhtConfig::default(),
         }
     }
 }
@@ -248,6 +281,31 @@ impl TrackerConfig {
             "lifecycle.tentative_max_coast_s",
             l.tentative_max_coast_s,
             l.tentative_max_coast_s > 0.0,
+            "must be > 0",
+        )?;
+        let h = &self.mht;
+        check(
+            "mht.hypotheses",
+            h.hypotheses as f64,
+            (1..=100).contains(&h.hypotheses),
+            "must be in 1..=100",
+        )?;
+        check(
+            "mht.n_scan",
+            h.n_scan as f64,
+            (1..=10).contains(&h.n_scan),
+            "must be in 1..=10",
+        )?;
+        check(
+            "mht.max_branches_per_track",
+            h.max_branches_per_track as f64,
+            (1..=100).contains(&h.max_branches_per_track),
+            "must be in 1..=100",
+        )?;
+        check(
+            "mht.prune_llr",
+            h.prune_llr,
+            h.prune_llr > 0.0,
             "must be > 0",
         )?;
         Ok(())

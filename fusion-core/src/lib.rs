@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod gate;
 pub mod geodesy;
+pub mod hypothesis;
 pub mod imm;
 pub mod kalman;
 pub mod measurement;

@@ -77,6 +77,19 @@ impl Contacts {
         self.items[..self.len as usize].iter()
     }
 
+    /// Counts a look of `sensor` (revisit `period`) at data time `t` that brought no plot,
+    /// if one was due: true when it counted. A sensor that never saw the track counts none.
+    pub fn miss_look(&mut self, sensor: SensorIndex, t: f64, period: f64) -> bool {
+        match self.get_mut(sensor) {
+            // Not due yet: this sensor has looked at the track already.
+            Some(c) if t > c.next_due - 0.5 * period => {
+                c.next_due = t + period;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn get_mut(&mut self, sensor: SensorIndex) -> Option<&mut Contact> {
         self.items[..self.len as usize]
             .iter_mut()
@@ -132,6 +145,13 @@ pub struct Track {
     pub created_t: f64,
     /// Data time of the last detection.
     pub last_update_t: f64,
+    /// The target tree this track belongs to: its own `uid` under GNN; under the MHT, the
+    /// `uid` of the branch that started the tree, shared by every branch grown from it.
+    pub family: u64,
+    /// The MHT's record of the plots (run-wide plot id, data time at which the decision to
+    /// use it is committed) this branch used since its tree's last committed decision:
+    /// what N-scan pruning compares. Empty under GNN.
+    pub lineage: Vec<(u64, f64)>,
 }
 
 impl Track {
@@ -187,6 +207,21 @@ impl Track {
             self.looks += 1;
         }
         if missed > 0 && self.status == TrackStatus::Confirmed {
+            self.status = TrackStatus::Coasting;
+        }
+    }
+
+    /// Counts one look of `sensor` at data time `t` that brought no plot for this track, at
+    /// once: the MHT knows a look was missed when a plot the track gated went elsewhere.
+    /// The look then does not count again when [`Track::record_misses`] runs.
+    pub fn record_miss_now(&mut self, sensor: SensorIndex, t: f64, period: f64, pd: f64) {
+        if !self.contacts.miss_look(sensor, t, period) {
+            return;
+        }
+        self.score += (1.0 - pd).ln();
+        self.history <<= 1;
+        self.looks += 1;
+        if self.status == TrackStatus::Confirmed {
             self.status = TrackStatus::Coasting;
         }
     }
@@ -293,6 +328,8 @@ mod tests {
             icao24: None,
             created_t: 0.0,
             last_update_t: 0.0,
+            family: 0,
+            lineage: Vec::new(),
         }
     }
 

@@ -31,6 +31,8 @@ use nalgebra::{Matrix2, Matrix3, SMatrix, SVector, Vector3};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+mod mht;
+
 /// Why a plot was not used. Every rejected plot is reported, never silently dropped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlotError {
@@ -131,6 +133,8 @@ pub struct Tracker {
     next_uid: u64,
     next_number: u64,
     time: f64,
+    /// Global hypotheses and picture bookkeeping of the MHT (empty under GNN).
+    mht: mht::MhtState,
 }
 
 impl Tracker {
@@ -233,9 +237,8 @@ impl Tracker {
             cfg.motion.cv_accel_psd.max(cfg.motion.ct_accel_psd),
             cfg.motion.vertical_accel_psd,
         );
-        let associator: Box<dyn Associator> = match cfg.mode {
-            AssociatorKind::Gnn => Box::new(Gnn),
-        };
+        // The MHT forms its hypotheses itself (see `mht`); GNN solves clusters one by one.
+        let associator: Box<dyn Associator> = Box::new(Gnn);
         Ok(Self {
             ctx: Context {
                 cfg,
@@ -250,6 +253,7 @@ impl Tracker {
             next_uid: 0,
             next_number: 1,
             time: f64::NEG_INFINITY,
+            mht: mht::MhtState::default(),
         })
     }
 
@@ -280,6 +284,12 @@ impl Tracker {
     /// Latest data time processed (negative infinity before the first plot).
     pub fn time(&self) -> f64 {
         self.time
+    }
+
+    /// Under the MHT: the clusters whose association is still open, and the most global
+    /// hypotheses any of them keeps (both 0 under GNN). For diagnostics and the caps' tests.
+    pub fn open_hypotheses(&self) -> (usize, usize) {
+        self.mht.open()
     }
 
     /// All live tracks, tentative ones included (for diagnostics and tests).
@@ -313,16 +323,49 @@ impl Tracker {
         // 2. Gate.
         let pairs = self.gate(plots, &obs, t_ref, half_span);
 
-        // 3. Cluster and associate.
-        let cs = clusters(&pairs, obs.len());
+        // 3 and 4. Associate, update, initiate.
+        let updated = match self.ctx.cfg.mode {
+            AssociatorKind::Gnn => self.associate_gnn(plots, &obs, &pairs, &mut outcome),
+            AssociatorKind::Mht => {
+                self.associate_mht(plots, &obs, &pairs, &mut outcome);
+                Vec::new()
+            }
+        };
+
+        // 5. Life cycle: misses by every sensor of the batch, then confirm and delete.
+        let mut now_by_sensor: Vec<(SensorIndex, f64)> = Vec::new();
+        for (i, _) in &obs {
+            let p = &plots[*i];
+            match now_by_sensor.iter_mut().find(|(s, _)| *s == p.sensor) {
+                Some((_, t)) => *t = t.max(p.t),
+                None => now_by_sensor.push((p.sensor, p.t)),
+            }
+        }
+        let batch_end = now_by_sensor
+            .iter()
+            .map(|(_, t)| *t)
+            .fold(f64::NEG_INFINITY, f64::max);
+        self.time = self.time.max(batch_end);
+        self.run_lifecycle(&now_by_sensor, &updated, &mut outcome.events);
+        outcome
+    }
+
+    /// GNN: the single best assignment of each cluster; updates the associated tracks and
+    /// starts tentative tracks from the plots left over. Returns which tracks were updated.
+    fn associate_gnn(
+        &mut self,
+        plots: &[Plot],
+        obs: &[(usize, Observation)],
+        pairs: &[GatedPair],
+        outcome: &mut BatchOutcome,
+    ) -> Vec<bool> {
+        let cs = clusters(pairs, obs.len());
         outcome.clusters = cs.len();
         let associator = &self.associator;
         let assigned: Vec<(u32, u32)> = cs
             .par_iter()
             .flat_map_iter(|c| associator.associate(c))
             .collect();
-
-        // 4. Update and initiate.
         let mut plot_of_track: Vec<Option<u32>> = vec![None; self.tracks.len()];
         let mut used = vec![false; obs.len()];
         for &(p, t) in &assigned {
@@ -348,27 +391,11 @@ impl Tracker {
                 outcome.initiated += 1;
             }
         }
-
-        // 5. Life cycle: misses by every sensor of the batch, then confirm and delete.
-        let mut now_by_sensor: Vec<(SensorIndex, f64)> = Vec::new();
-        for (i, _) in &obs {
-            let p = &plots[*i];
-            match now_by_sensor.iter_mut().find(|(s, _)| *s == p.sensor) {
-                Some((_, t)) => *t = t.max(p.t),
-                None => now_by_sensor.push((p.sensor, p.t)),
-            }
-        }
-        let batch_end = now_by_sensor
-            .iter()
-            .map(|(_, t)| *t)
-            .fold(f64::NEG_INFINITY, f64::max);
-        self.time = self.time.max(batch_end);
         let mut updated = vec![false; self.tracks.len()];
         for (slot, a) in updated.iter_mut().zip(&plot_of_track) {
             *slot = a.is_some();
         }
-        self.run_lifecycle(&now_by_sensor, &updated, &mut outcome.events);
-        outcome
+        updated
     }
 
     /// Tells the tracker that `sensor` has looked everywhere up to data time `t` (e.g. a radar
@@ -388,7 +415,10 @@ impl Tracker {
         let mut tracks: Vec<PictureTrack> = self
             .tracks
             .iter()
-            .filter(|t| t.is_confirmed())
+            .filter(|t| match self.ctx.cfg.mode {
+                AssociatorKind::Gnn => t.is_confirmed(),
+                AssociatorKind::Mht => self.mht.is_shown(t.uid),
+            })
             .filter_map(|t| {
                 Some(PictureTrack {
                     number: t.number?,
@@ -571,16 +601,12 @@ impl Tracker {
         updated: &[bool],
         events: &mut Vec<TrackEvent>,
     ) {
+        if self.ctx.cfg.mode == AssociatorKind::Mht {
+            return self.lifecycle_mht(looked, events);
+        }
         let cfg = &self.ctx.cfg.lifecycle;
         let now = self.time;
-        // (sensor, period, pd) of the sensors that count misses.
-        let looks: Vec<(SensorIndex, f64, f64, f64)> = looked
-            .iter()
-            .filter_map(|&(s, t)| {
-                let c = &self.ctx.sensors.get(s.0 as usize)?.config;
-                Some((s, c.period_s?, c.pd.clamp(1e-6, 0.999), t))
-            })
-            .collect();
+        let looks = self.ctx.miss_looks(looked);
         // Decide in parallel; number and report in track order, so numbers are deterministic.
         let decisions: Vec<(bool, Option<DeletionReason>)> = self
             .tracks
@@ -638,6 +664,18 @@ fn predicted_position(g: &Gaussian<6>, dt: f64, q: (f64, f64)) -> Gaussian<3> {
 }
 
 impl Context {
+    /// (sensor, period, pd, time reached) of the looks that count misses: those of sensors
+    /// with a revisit period.
+    fn miss_looks(&self, looked: &[(SensorIndex, f64)]) -> Vec<(SensorIndex, f64, f64, f64)> {
+        looked
+            .iter()
+            .filter_map(|&(s, t)| {
+                let c = &self.sensors.get(s.0 as usize)?.config;
+                Some((s, c.period_s?, c.pd.clamp(1e-6, 0.999), t))
+            })
+            .collect()
+    }
+
     fn observe(&self, sensor: &SensorRuntime, plot: &Plot) -> Result<Observation, PlotError> {
         let cfg = &sensor.config;
         let site = &self.sites[plot.sensor.0 as usize];
@@ -787,6 +825,8 @@ impl Context {
             icao24: plot.icao24,
             created_t: plot.t,
             last_update_t: plot.t,
+            family: uid,
+            lineage: Vec::new(),
         }
     }
 
