@@ -12,9 +12,10 @@
 //! time in id order, that source's tracks are gated against every anchor on the chi-square
 //! distance of the difference (covariance `P_anchor + P_remote`): position and velocity (6
 //! degrees of freedom) when both velocities are known better than `velocity_gate_sigma_mps`,
-//! position (3) otherwise. The gated pairs of that source are solved globally by optimal
-//! assignment ([`crate::assign`]) on the distance divided by its gate, so a source gives at most
-//! one track to an anchor. A pair that was associated at the previous fusion is gated
+//! position (3) otherwise. The gated pairs of that source are split into independent clusters
+//! and each is solved exactly by the tracker's global-nearest-neighbour assignment
+//! ([`crate::associate::Gnn`]) with gain `1 - d2 / gate`, so a source gives at most one track
+//! to an anchor and memory grows with the gated pairs, not with tracks times anchors. A pair that was associated at the previous fusion is gated
 //! `hold_gate_factor` times wider and costs that much less (hysteresis: pairings, hence
 //! numbers, do not flicker). Equal ICAO addresses widen the gate by `identity_gate_factor`;
 //! different ones forbid the pair. An associated track is fused into its anchor at once, so
@@ -65,8 +66,9 @@
 //! drops its number, and aged out when it is older than `max_age_s` at the fusion time
 //! (sources must re-send every live track within that time).
 
-use crate::assign::{CostMatrix, Solver};
+use crate::associate::{Associator, Gnn};
 use crate::chi2;
+use crate::cluster::{GatedPair, clusters};
 use crate::config::ConfigError;
 use crate::kalman::{Gaussian, innovation_of};
 use crate::picture::{Picture, PictureTrack};
@@ -300,7 +302,6 @@ pub struct FeedFusion {
     /// Public number of every local track shown at the previous fusion.
     local_shown_as: BTreeMap<u64, u64>,
     next_remote: u64,
-    solver: Solver,
 }
 
 impl FeedFusion {
@@ -322,7 +323,6 @@ impl FeedFusion {
             paired: BTreeMap::new(),
             local_shown_as: BTreeMap::new(),
             next_remote: cfg.remote_number_base,
-            solver: Solver::new(),
             cfg,
         })
     }
@@ -448,28 +448,34 @@ impl FeedFusion {
             .values()
             .map(|r| (r, predict_posvel(&r.estimate, t - r.t, q_h, q_v)))
             .collect();
-        let (n, m) = (tracks.len(), anchors.len());
-        // Rows: remote tracks. Columns: anchors, then one "unassociated" column per track
-        // costing 1, the cost of a pair at the edge of its gate.
-        let mut cost = CostMatrix::new(n, m + n, f64::INFINITY);
+        // Gated pairs, with gain 1 - d2 / gate (1 at zero distance, 0 at the gate's edge).
+        let mut pairs = Vec::new();
         for (r, (remote, predicted)) in tracks.iter().enumerate() {
-            cost.set(r, m + r, 1.0);
             let held = self.paired.get(&(source.clone(), remote.number));
             for (c, anchor) in anchors.iter().enumerate() {
                 let hold = held.is_some_and(|p| anchor.shown_as.contains(p));
-                if let Some(v) = self.pair_cost(predicted, remote.icao24, anchor, hold) {
-                    cost.set(r, c, v);
+                if let Some(cost) = self.pair_cost(predicted, remote.icao24, anchor, hold) {
+                    pairs.push(GatedPair {
+                        plot: r as u32,
+                        track: c as u32,
+                        gain: 1.0 - cost,
+                    });
                 }
             }
         }
-        // Every row has its finite "unassociated" column, so the problem is always feasible.
-        let Ok(solution) = self.solver.solve(&cost) else {
-            return;
-        };
+        // Independent clusters, each solved exactly for the largest total gain.
+        let mut partner_of = vec![None; tracks.len()];
+        for cluster in clusters(&pairs, tracks.len()) {
+            for (r, c) in Gnn.associate(&cluster) {
+                if let Some(slot) = partner_of.get_mut(r as usize) {
+                    *slot = Some(c as usize);
+                }
+            }
+        }
         for (r, (remote, predicted)) in tracks.iter().enumerate() {
             let key = (source.clone(), remote.number);
-            match solution.row_to_col.get(r).copied().flatten() {
-                Some(c) if c < m => {
+            match partner_of[r].filter(|&c| c < anchors.len()) {
+                Some(c) => {
                     let anchor = &mut anchors[c];
                     anchor.estimate = covariance_intersection(&anchor.estimate, predicted);
                     anchor.icao24 = anchor.icao24.or(remote.icao24);
@@ -487,7 +493,7 @@ impl FeedFusion {
         }
     }
 
-    /// Normalised cost (squared distance over its gate) of fusing a remote estimate into an
+    /// Normalised cost (squared distance over its gate, in [0, 1]) of fusing a remote estimate into an
     /// anchor, or `None` outside the gate or for different ICAO addresses.
     fn pair_cost(
         &self,
