@@ -48,18 +48,24 @@
 //!
 //! # Echoes between nodes (provenance)
 //! Two nodes feeding each other would otherwise keep a track alive forever after its real
-//! sensors lost it. The rule: the `sources` of a fused track list its local sensor ids, the
-//! `source_id` of every contributing feed, and the `sources` that feed reported for its
-//! track (provenance is transitive). The daemon publishes a picture track's `sources` as the
-//! track's provenance, and uses as its own `source_id` the `node_id` that its partners'
-//! `FeedFusion`s are built with. A remote track whose provenance holds our own `node_id`
-//! (an *echo*) may be fused into a local or remote-only track (CI stays consistent whatever
-//! the correlation), but never creates a remote-only object and adds nothing to provenance:
-//! were it to add its source, our next feed would carry the partner's id, the partner would
-//! see an echo of its own, and both would drop an object that only one of them sees. So an
-//! object exists only through a local track (which only real plots keep alive) or a non-echo
-//! remote track; once our sensors lose an object its echo dies with our track, and the
-//! partner's copy ends when our feed drops it. Node ids and sensor ids must not collide.
+//! sensors lost it. Every fused track's `sources` is its provenance, which the daemon
+//! publishes unchanged with the track; the daemon's `source_id` must be the `node_id` its
+//! partners' `FeedFusion`s know it by, and node ids must not collide with sensor ids.
+//! - A track with a local track lists its local sensors and our `node_id` (our own sensors
+//!   vouch for it).
+//! - A remote track whose provenance holds our `node_id` is an *echo*: it may be fused into
+//!   a local or remote-only object (CI stays consistent whatever the correlation), but it
+//!   never creates an object, and it adds its provenance without our id.
+//! - Any other remote track adds its feed's `source_id` and its provenance.
+//!
+//! So an object exists at a node only through a local track (which only real plots keep
+//! alive) or a non-echo remote track, and a remote-only object carries the id of the node it
+//! came from, to which it is an echo: an object cannot bounce back. Along a chain of nodes
+//! the ids accumulate, so it cannot come back round a ring either. Two nodes that both see an
+//! object each list both ids (each is an echo to the other, stably, feed after feed). When one
+//! of them loses it, its copy ends with its local track, the other's provenance drops its id
+//! one feed later, and the object comes back from the other's feed under the number it had
+//! (the number of an echo held back is remembered): a gap of about two feed periods.
 //!
 //! # Life of a remote track
 //! A remote track is replaced by each newer report of its source, removed when the source
@@ -402,8 +408,8 @@ impl FeedFusion {
         self.remotes.values().map(BTreeMap::len).sum()
     }
 
-    /// Which public number a source's track was shown under at the last fusion (`None` when
-    /// it was not shown: unassociated echo, aged out, unknown).
+    /// Which public number a source's track was shown under at the last fusion, or last shown
+    /// under for an echo held back since (`None`: never shown, aged out, dropped, unknown).
     pub fn our_number(&self, source: &str, number: u64) -> Option<u64> {
         self.paired.get(&(Arc::from(source), number)).copied()
     }
@@ -431,15 +437,22 @@ impl FeedFusion {
             })
             .collect();
         let sources: Vec<Arc<str>> = self.remotes.keys().cloned().collect();
+        let mut held_back = Vec::new();
         for source in sources {
-            self.associate_source(&source, t, &mut anchors);
+            self.associate_source(&source, t, &mut anchors, &mut held_back);
         }
-        self.number_and_show(local, t, anchors)
+        self.number_and_show(local, t, anchors, &held_back)
     }
 
     /// Associates one source's tracks with the anchors, fuses the pairs and makes anchors of
-    /// the leftovers that are not echoes.
-    fn associate_source(&mut self, source: &Arc<str>, t: f64, anchors: &mut Vec<Anchor>) {
+    /// the leftovers that are not echoes; the echoes left over go to `held_back`.
+    fn associate_source(
+        &mut self,
+        source: &Arc<str>,
+        t: f64,
+        anchors: &mut Vec<Anchor>,
+        held_back: &mut Vec<RemoteKey>,
+    ) {
         let Some(store) = self.remotes.get(source) else {
             return;
         };
@@ -481,7 +494,7 @@ impl FeedFusion {
                     anchor.icao24 = anchor.icao24.or(remote.icao24);
                     anchor.members.push(key);
                 }
-                _ if remote.sources.contains(&self.node_id) => {} // an echo: never alone
+                _ if remote.sources.contains(&self.node_id) => held_back.push(key),
                 _ => anchors.push(Anchor {
                     local: None,
                     estimate: *predicted,
@@ -530,7 +543,13 @@ impl FeedFusion {
 
     /// Gives every anchor its public number (see the module doc), builds the picture tracks
     /// and remembers who was shown under which number.
-    fn number_and_show(&mut self, local: &Picture, t: f64, anchors: Vec<Anchor>) -> Picture {
+    fn number_and_show(
+        &mut self,
+        local: &Picture,
+        t: f64,
+        anchors: Vec<Anchor>,
+        held_back: &[RemoteKey],
+    ) -> Picture {
         // Every tracker number is reserved for its own track, shown or aliased.
         let mut claimed: BTreeSet<u64> = local.tracks.iter().map(|tr| tr.number).collect();
         let mut numbers = vec![None; anchors.len()];
@@ -562,15 +581,22 @@ impl FeedFusion {
                 numbers[i] = Some(kept.unwrap_or_else(|| self.new_remote_number(&mut claimed)));
             }
         }
+        // A held-back echo remembers its number: when the partner's track stops being an echo
+        // (our contribution ended), the object it becomes keeps that number.
+        let carried: Vec<(RemoteKey, u64)> = held_back
+            .iter()
+            .filter_map(|k| self.paired.get(k).map(|&p| (k.clone(), p)))
+            .collect();
         self.paired.clear();
+        self.paired.extend(carried);
         self.local_shown_as.clear();
         let mut tracks = Vec::with_capacity(anchors.len());
         for (anchor, number) in anchors.into_iter().zip(numbers) {
             let number = number.unwrap_or(0); // every anchor was numbered above
-            let members: Vec<&RemoteTrack> = anchor
+            let members: Vec<(&Arc<str>, &RemoteTrack)> = anchor
                 .members
                 .iter()
-                .filter_map(|(s, n)| self.remotes.get(s).and_then(|st| st.get(n)))
+                .filter_map(|(s, n)| Some((s, self.remotes.get(s)?.get(n)?)))
                 .collect();
             for key in &anchor.members {
                 self.paired.insert(key.clone(), number);
@@ -581,40 +607,18 @@ impl FeedFusion {
             }
             let last_remote = members
                 .iter()
-                .map(|r| r.t)
+                .map(|(_, r)| r.t)
                 .fold(f64::NEG_INFINITY, f64::max);
-            let track = match own {
-                Some(tr) if members.is_empty() => PictureTrack {
-                    number,
-                    t,
-                    estimate: anchor.estimate,
-                    ..tr.clone()
-                },
-                _ => {
-                    let mut sources: Vec<Arc<str>> =
-                        own.map(|tr| tr.sources.clone()).unwrap_or_default();
-                    for ((source, _), r) in anchor.members.iter().zip(&members) {
-                        if r.sources.contains(&self.node_id) {
-                            continue; // an echo adds no provenance (see the module doc)
-                        }
-                        sources.push(source.clone());
-                        sources.extend(r.sources.iter().cloned());
-                    }
-                    sources.sort();
-                    sources.dedup();
-                    PictureTrack {
-                        number,
-                        status: own.map_or(TrackStatus::Confirmed, |tr| tr.status),
-                        t,
-                        estimate: anchor.estimate,
-                        score: own.map_or(0.0, |tr| tr.score),
-                        sources,
-                        icao24: anchor.icao24,
-                        last_update_t: own
-                            .map_or(last_remote, |tr| tr.last_update_t.max(last_remote)),
-                        hits: own.map_or(0, |tr| tr.hits),
-                    }
-                }
+            let track = PictureTrack {
+                number,
+                status: own.map_or(TrackStatus::Confirmed, |tr| tr.status),
+                t,
+                estimate: anchor.estimate,
+                score: own.map_or(0.0, |tr| tr.score),
+                sources: self.provenance(own, &members),
+                icao24: anchor.icao24,
+                last_update_t: own.map_or(last_remote, |tr| tr.last_update_t.max(last_remote)),
+                hits: own.map_or(0, |tr| tr.hits),
             };
             tracks.push(track);
         }
@@ -624,6 +628,30 @@ impl FeedFusion {
             tracks,
             q: local.q,
         }
+    }
+
+    /// The provenance of an object (see the module doc): with a local track, its sensors and
+    /// our node id; each non-echo member adds its feed's id and its own provenance; an echo
+    /// adds its provenance without our id (what the partner contributed, not that it did).
+    fn provenance(
+        &self,
+        own: Option<&PictureTrack>,
+        members: &[(&Arc<str>, &RemoteTrack)],
+    ) -> Vec<Arc<str>> {
+        let mut sources: Vec<Arc<str>> = Vec::new();
+        if let Some(tr) = own {
+            sources.extend(tr.sources.iter().cloned());
+            sources.push(self.node_id.clone());
+        }
+        for (source, r) in members {
+            if !r.sources.contains(&self.node_id) {
+                sources.push((*source).clone());
+            }
+            sources.extend(r.sources.iter().filter(|s| **s != self.node_id).cloned());
+        }
+        sources.sort();
+        sources.dedup();
+        sources
     }
 
     /// The next free number of the remote block.
