@@ -15,13 +15,14 @@
 //! position (3) otherwise. The gated pairs of that source are split into independent clusters
 //! and each is solved exactly by the tracker's global-nearest-neighbour assignment
 //! ([`crate::associate::Gnn`]) with gain `1 - d2 / gate`, so a source gives at most one track
-//! to an anchor and memory grows with the gated pairs, not with tracks times anchors. A pair that was associated at the previous fusion is gated
-//! `hold_gate_factor` times wider and costs that much less (hysteresis: pairings, hence
-//! numbers, do not flicker). Equal ICAO addresses widen the gate by `identity_gate_factor`;
-//! different ones forbid the pair. An associated track is fused into its anchor at once, so
-//! the next source is gated against the fused state; a track left over becomes a new anchor,
-//! a *remote-only* object, which later sources associate with in the same way (several
-//! partners reporting one object we do not see show it once).
+//! to an anchor and memory grows with the gated pairs, not with tracks times anchors. A pair
+//! that was associated at the previous fusion is gated `hold_gate_factor` times wider and
+//! costs that much less (hysteresis: pairings, hence numbers, do not flicker). Equal ICAO
+//! addresses widen the gate by `identity_gate_factor`; different ones forbid the pair. An
+//! associated track is fused into its anchor at once, so the next source is gated against
+//! the fused state; a track left over becomes a new anchor, a *remote-only* object, which
+//! later sources associate with in the same way (several partners reporting one object we
+//! do not see show it once).
 //!
 //! The fused picture is one instant: every track, fused or not, is predicted to its time, so
 //! a track's published time never goes backwards when a partner stops contributing to it.
@@ -415,7 +416,9 @@ impl FeedFusion {
     }
 
     /// The fused picture: `local` with associated remote tracks fused in, plus remote-only
-    /// objects, each object once, at the latest data time seen (local or remote).
+    /// objects, each object once, every track predicted to the latest data time seen (local
+    /// or remote). Remote-only objects show status confirmed, score 0 and 0 hits: those are
+    /// the tracker's own measures, which a feed does not carry.
     pub fn fuse(&mut self, local: &Picture) -> Picture {
         // Ingest has already advanced `now` to the latest accepted remote time.
         let t = self.now.max(local.t);
@@ -506,8 +509,8 @@ impl FeedFusion {
         }
     }
 
-    /// Normalised cost (squared distance over its gate, in [0, 1]) of fusing a remote estimate into an
-    /// anchor, or `None` outside the gate or for different ICAO addresses.
+    /// Normalised cost (squared distance over its gate, in [0, 1]) of fusing a remote
+    /// estimate into an anchor, or `None` outside the gate or for different ICAO addresses.
     fn pair_cost(
         &self,
         remote: &Gaussian<6>,

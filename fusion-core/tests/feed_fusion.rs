@@ -12,6 +12,7 @@ use fusion_core::sensor::{SensorConfig, SensorIndex, SensorKind};
 use fusion_core::track::TrackStatus;
 use fusion_core::{Measurement, Picture, Plot, Tracker};
 use nalgebra::SVector;
+use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -631,4 +632,64 @@ fn without_provenance_the_nodes_keep_a_ghost() {
         pa.tracks.len(),
         pb.tracks.len()
     );
+}
+
+/// A value that is usually plausible and sometimes anything at all (NaN, infinite, huge).
+fn wild(plausible: std::ops::Range<f64>) -> impl Strategy<Value = f64> {
+    prop_oneof![proptest::num::f64::ANY, plausible]
+}
+
+/// One reported track: (number, time offset from its message, state, variance, ICAO).
+fn wild_track() -> impl Strategy<Value = (u64, f64, Vec<f64>, f64, Option<u32>)> {
+    (
+        0u64..6,
+        -1e3..1e3f64,
+        prop::collection::vec(wild(-1e4..1e4), 6),
+        wild(1.0..1e6),
+        prop::option::of(0u32..3),
+    )
+}
+
+proptest! {
+    /// Whatever a source sends (any numbers, NaN, infinities, huge or negative times, repeated
+    /// numbers), ingest and fuse do not panic, and the fused picture shows every number once.
+    #[test]
+    fn arbitrary_feeds_never_panic_and_numbers_stay_unique(
+        messages in prop::collection::vec(
+            (
+                wild(-1e3..1e3),
+                prop::collection::vec(wild_track(), 0..6),
+                prop::collection::vec(0u64..6, 0..3),
+            ),
+            1..8,
+        )
+    ) {
+        let mut f = fusion("node-a", &["p", "q"]);
+        let mut local = Picture::default();
+        local.tracks.push(local_track(1, [0.0, 0.0, 1e3, 10.0, 0.0, 0.0], None));
+        for (k, (t, tracks, dropped)) in messages.into_iter().enumerate() {
+            let tracks: Vec<RemoteTrack> = tracks
+                .into_iter()
+                .map(|(number, dt, x, var, icao)| {
+                    let mut r = remote(number, t + dt, [x[0], x[1], x[2], x[3], x[4], x[5]], var);
+                    r.icao24 = icao;
+                    if number % 2 == 0 {
+                        r.sources.push(Arc::from("node-a"));
+                    }
+                    r
+                })
+                .collect();
+            let source = if k % 2 == 0 { "p" } else { "q" };
+            let out = f.ingest(source, t, &tracks, &dropped);
+            if t.is_finite() {
+                prop_assert_eq!(out.accepted + out.rejected.len(), tracks.len());
+            } else {
+                prop_assert_eq!(out.rejected.len(), 1);
+            }
+            local.t = k as f64;
+            let picture = f.fuse(&local);
+            let numbers: BTreeSet<u64> = picture.tracks.iter().map(|tr| tr.number).collect();
+            prop_assert_eq!(numbers.len(), picture.tracks.len());
+        }
+    }
 }
