@@ -108,7 +108,7 @@ pub struct FeedConfig {
     pub vertical_accel_psd: f64,
     /// A remote track older than this at the fusion time is dropped (s).
     pub max_age_s: f64,
-    /// A remote track may be this far ahead of its message, or of the fusion time (s).
+    /// A remote track may be this far ahead of its own message's time (s).
     pub max_lead_s: f64,
     /// Most tracks kept per source: memory stays bounded whatever a source sends.
     pub max_tracks_per_source: usize,
@@ -242,7 +242,7 @@ pub enum FeedError {
         /// Latest fusion time.
         now: f64,
     },
-    /// The track is further ahead of its message, or of the fusion time, than `max_lead_s`.
+    /// The track is further ahead of its own message's time than `max_lead_s`.
     #[error("track time {t} ahead of the limit {limit}")]
     Ahead {
         /// Time of the refused report.
@@ -336,6 +336,10 @@ impl FeedFusion {
 
     /// One feed message from `source` at message time `t`: drops the listed numbers, then
     /// stores each valid track, replacing the older report of the same number.
+    ///
+    /// Accepted tracks advance the fusion time, and this core has no clock to tell a source
+    /// whose clock is wrong: the daemon, which has one, must refuse messages whose time
+    /// (after the epoch conversion) is far from its own run time.
     pub fn ingest(
         &mut self,
         source: &str,
@@ -688,10 +692,8 @@ fn check_track(
     if asymmetry > 1e-9 * g.p.abs().max() || g.p.cholesky().is_none() {
         return Err(FeedError::NotPositiveDefinite);
     }
-    // Ahead of its own message, or of the latest data time we know: a wrong clock at the
-    // source must not drag our picture time forward (which would age everything out).
-    let known = if now.is_finite() { now } else { f64::INFINITY };
-    let limit = message_t.min(known) + cfg.max_lead_s;
+    // A message's own time is the caller's to check against the wall clock (see `ingest`).
+    let limit = message_t + cfg.max_lead_s;
     if track.t > limit {
         return Err(FeedError::Ahead { t: track.t, limit });
     }

@@ -634,6 +634,30 @@ fn without_provenance_the_nodes_keep_a_ghost() {
     );
 }
 
+/// A node without sensors of its own (its tracker's picture stays empty at time 0) still
+/// relays its feeds: their times drive the fused picture's time.
+#[test]
+fn a_node_without_local_data_shows_its_feeds() {
+    let mut f = fusion("relay", &["p"]);
+    assert!(f.fuse(&Picture::default()).tracks.is_empty());
+    let x = [1.0e4, 1.0e4, 1.0e3, 50.0, 0.0, 0.0];
+    let out = f.ingest("p", 100.0, &[remote(4, 99.5, x, 100.0)], &[]);
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    let picture = f.fuse(&Picture::default());
+    assert_eq!(picture.t, 99.5);
+    assert_eq!(picture.tracks.len(), 1);
+    assert_eq!(
+        picture.tracks[0].sources,
+        vec![Arc::from("R-p"), Arc::from("p")]
+    );
+    // Nothing new for longer than max_age_s of the feed's own time: gone.
+    let later = remote(5, 99.5 + 13.0, [-1.0e4, 0.0, 1.0e3, 0.0, 0.0, 0.0], 100.0);
+    f.ingest("p", 112.5, &[later], &[]);
+    let picture = f.fuse(&Picture::default());
+    assert_eq!(picture.tracks.len(), 1);
+    assert_eq!(f.our_number("p", 4), None, "aged out");
+}
+
 /// A value that is usually plausible and sometimes anything at all (NaN, infinite, huge).
 fn wild(plausible: std::ops::Range<f64>) -> impl Strategy<Value = f64> {
     prop_oneof![proptest::num::f64::ANY, plausible]
