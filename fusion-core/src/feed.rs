@@ -468,11 +468,33 @@ impl FeedFusion {
             .values()
             .map(|r| (r, predict_posvel(&r.estimate, t - r.t, q_h, q_v)))
             .collect();
+        // Anchors by east coordinate: a remote track can only gate with anchors within
+        // sqrt(widest gate * (largest anchor variance + its own variance)) east or west.
+        let mut by_east: Vec<(f64, usize)> = anchors
+            .iter()
+            .enumerate()
+            .map(|(c, a)| (a.estimate.x[0], c))
+            .collect();
+        by_east.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let max_var = anchors
+            .iter()
+            .map(|a| a.estimate.p[(0, 0)])
+            .fold(0.0, f64::max);
+        let widest = self.gate.1 * self.cfg.hold_gate_factor * self.cfg.identity_gate_factor;
         // Gated pairs, with gain 1 - d2 / gate (1 at zero distance, 0 at the gate's edge).
         let mut pairs = Vec::new();
         for (r, (remote, predicted)) in tracks.iter().enumerate() {
             let held = self.paired.get(&(source.clone(), remote.number));
-            for (c, anchor) in anchors.iter().enumerate() {
+            let (east, half) = (
+                predicted.x[0],
+                (widest * (max_var + predicted.p[(0, 0)])).sqrt(),
+            );
+            let from = by_east.partition_point(|&(x, _)| x < east - half);
+            let to = by_east.partition_point(|&(x, _)| x <= east + half);
+            let mut near: Vec<usize> = by_east[from..to.max(from)].iter().map(|e| e.1).collect();
+            near.sort_unstable();
+            for c in near {
+                let anchor = &anchors[c];
                 let hold = held.is_some_and(|p| anchor.shown_as.contains(p));
                 if let Some(cost) = self.pair_cost(predicted, remote.icao24, anchor, hold) {
                     pairs.push(GatedPair {
@@ -529,13 +551,13 @@ impl FeedFusion {
             _ => {}
         }
         let a = &anchor.estimate;
-        let s: SMatrix<f64, 6, 6> = a.p + remote.p;
         let nu: SVector<f64, 6> = a.x - remote.x;
         // Cheap necessary condition first: d2 >= nu_i^2 / S_ii on every axis.
         let widest = self.gate.1 * limit_factor;
-        if (0..3).any(|i| nu[i] * nu[i] > widest * s[(i, i)]) {
+        if (0..3).any(|i| nu[i] * nu[i] > widest * (a.p[(i, i)] + remote.p[(i, i)])) {
             return None;
         }
+        let s: SMatrix<f64, 6, 6> = a.p + remote.p;
         let v_max = self.cfg.velocity_gate_sigma_mps.powi(2);
         let velocity_known = (3..6).all(|i| a.p[(i, i)] < v_max && remote.p[(i, i)] < v_max);
         let (d2, limit) = if velocity_known {
@@ -714,13 +736,12 @@ fn check_track(
 /// Covariance intersection of two estimates of one state with unknown cross-correlation,
 /// the weight minimising the fused trace; falls back to `a` if either is not invertible.
 pub fn covariance_intersection(a: &Gaussian<6>, b: &Gaussian<6>) -> Gaussian<6> {
-    let (Some(ia), Some(ib)) = (a.p.cholesky(), b.p.cholesky()) else {
+    let (Some(ca), Some(cb)) = (a.p.cholesky(), b.p.cholesky()) else {
         return *a;
     };
-    let (ia, ib) = (ia.inverse(), ib.inverse());
+    let (ia, ib) = (ca.inverse(), cb.inverse());
     let fused = |w: f64| -> Option<Gaussian<6>> {
-        let info = ia * w + ib * (1.0 - w);
-        let chol = info.cholesky()?;
+        let chol = (ia * w + ib * (1.0 - w)).cholesky()?;
         let mut g = Gaussian {
             x: chol.solve(&(ia * a.x * w + ib * b.x * (1.0 - w))),
             p: chol.inverse(),
@@ -728,13 +749,33 @@ pub fn covariance_intersection(a: &Gaussian<6>, b: &Gaussian<6>) -> Gaussian<6> 
         g.symmetrize();
         Some(g)
     };
-    let trace = |w: f64| fused(w).map_or(f64::INFINITY, |g| g.p.trace());
+    // The trace as a scalar function of w, from one eigen-decomposition: with Pa = L L' and
+    // L' Ib L = V diag(m) V', the fused information is L^-T V diag(w + (1 - w) m) V' L^-1,
+    // so trace P(w) = sum_i c_i / (w + (1 - w) m_i) with c_i the squared norm of column i
+    // of L V. Each search step is then a handful of flops instead of a 6x6 inversion.
+    let l = ca.l();
+    let mut c = l.transpose() * ib * l;
+    c = (c + c.transpose()) * 0.5;
+    let eig = c.symmetric_eigen();
+    let u = l * eig.eigenvectors;
+    let weights: Vec<(f64, f64)> = (0..6)
+        .map(|i| (u.column(i).norm_squared(), eig.eigenvalues[i]))
+        .collect();
+    let trace = |w: f64| -> f64 {
+        weights
+            .iter()
+            .map(|&(ci, mi)| {
+                let d = w + (1.0 - w) * mi;
+                if d > 0.0 { ci / d } else { f64::INFINITY }
+            })
+            .sum()
+    };
     // Golden-section search for the minimum of the convex trace on [0, 1].
     let r = 0.5 * (5.0_f64.sqrt() - 1.0);
     let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
     let (mut x1, mut x2) = (hi - r * (hi - lo), lo + r * (hi - lo));
     let (mut f1, mut f2) = (trace(x1), trace(x2));
-    for _ in 0..40 {
+    for _ in 0..50 {
         if f1 <= f2 {
             hi = x2;
             (x2, f2) = (x1, f1);
@@ -747,9 +788,9 @@ pub fn covariance_intersection(a: &Gaussian<6>, b: &Gaussian<6>) -> Gaussian<6> 
             f2 = trace(x2);
         }
     }
-    let inner = 0.5 * (lo + hi);
+    // The ends are candidates too: the fused trace never exceeds the smaller input's.
     let mut best = *a;
-    for candidate in [fused(inner), Some(*b)].into_iter().flatten() {
+    for candidate in [fused(0.5 * (lo + hi)), Some(*b)].into_iter().flatten() {
         if candidate.p.trace() < best.p.trace() {
             best = candidate;
         }
