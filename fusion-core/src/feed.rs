@@ -32,8 +32,9 @@
 //! history, echoes), so estimates are fused by covariance intersection (Julier & Uhlmann):
 //! `P^-1 = w Pa^-1 + (1 - w) Pb^-1`, `P^-1 x = w Pa^-1 xa + (1 - w) Pb^-1 xb`, consistent for
 //! any correlation. `w` minimises the trace of `P` by golden-section search on `[0, 1]` (the
-//! trace is convex in `w`); the ends are candidates too, so the fused trace never exceeds the
-//! smaller of the two.
+//! trace is convex in `w`), on a closed form of the trace from one eigen-decomposition; the
+//! ends are candidates too, so the fused trace never exceeds the smaller of the two. Several
+//! sources fuse into an object one after the other (each step is consistent, so the chain is).
 //!
 //! # Numbering
 //! - A local track shows its tracker number.
@@ -842,6 +843,10 @@ mod tests {
         };
         cfg.validate().expect("valid");
         let text = toml::to_string(&cfg).expect("serialise");
+        assert!(
+            text.contains("remote_number_base = 9223372036854775808"),
+            "{text}"
+        );
         assert_eq!(toml::from_str::<FeedConfig>(&text).expect("parse"), cfg);
         let bad = FeedConfig {
             sources: vec!["node".into()],
