@@ -12,7 +12,10 @@
 //! - [`gate`]: the k-d tree coarse gate, followed by the exact chi-square gate;
 //! - [`cluster`], [`assign`], [`associate`]: independent clusters, optimal assignment, GNN;
 //! - [`track`]: the score-based life cycle;
-//! - [`tracker`]: the orchestration, and [`picture`]: immutable snapshots for readers.
+//! - [`tracker`]: the orchestration, and [`picture`]: immutable snapshots for readers;
+//! - [`feed`]: track-to-track fusion of the tracks other fusion nodes and partners report
+//!   with our picture (gated association, covariance intersection, stable numbering, and
+//!   provenance so that two nodes feeding each other neither duplicate nor keep ghosts).
 //!
 //! Everything lives in one local tangent plane (East-North-Up at a configured WGS-84
 //! origin, [`geodesy`]); geodetic coordinates appear only where data enters or leaves.
@@ -21,6 +24,7 @@ pub mod associate;
 pub mod chi2;
 pub mod cluster;
 pub mod config;
+pub mod feed;
 pub mod gate;
 pub mod geodesy;
 pub mod hypothesis;
@@ -35,6 +39,7 @@ pub mod track;
 pub mod tracker;
 
 pub use config::TrackerConfig;
+pub use feed::{FeedConfig, FeedFusion, RemoteTrack};
 pub use measurement::{Measurement, Plot};
 pub use picture::{Picture, PictureSnapshot};
 pub use sensor::{SensorConfig, SensorIndex, SensorKind};
