@@ -299,7 +299,7 @@ impl<'o> RecordWriter<'o> {
     }
 
     /// Appends item `frn` (1-based, strictly increasing between calls) with these bytes.
-    pub fn item(&mut self, frn: usize, bytes: &[u8]) {
+    pub(crate) fn item(&mut self, frn: usize, bytes: &[u8]) {
         debug_assert!(frn > self.last_frn && frn <= 56, "FRNs must increase");
         self.last_frn = frn;
         self.fspec |= 1 << (frn - 1);
@@ -307,13 +307,13 @@ impl<'o> RecordWriter<'o> {
     }
 
     /// Removes what was written of this record (after an encoding error).
-    pub fn abandon(self) {
+    pub(crate) fn abandon(self) {
         self.out.truncate(self.start);
     }
 
     /// Runs `write` (which appends items) and finishes the record, or removes it if `write`
     /// fails, so a rejected value never leaves half a record in the buffer.
-    pub fn build(
+    pub(crate) fn build(
         mut self,
         write: impl FnOnce(&mut Self) -> Result<(), AsterixError>,
     ) -> Result<(), AsterixError> {
@@ -330,7 +330,7 @@ impl<'o> RecordWriter<'o> {
     }
 
     /// Inserts the FSPEC in front of the items.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         let octets = (64 - self.fspec.leading_zeros() as usize)
             .div_ceil(7)
             .max(1);
