@@ -101,6 +101,7 @@ fn take<'a>(
 
 /// Reads FX-chained presence octets (an FSPEC or a compound primary subfield) at `pos`:
 /// returns the presence bits (bit `i` = number `i + 1`, FX bits removed) and the octet count.
+/// More than `max_octets` octets is the error `too_long` makes.
 #[inline]
 fn presence(
     data: &[u8],
@@ -108,20 +109,21 @@ fn presence(
     base: usize,
     what: &'static str,
     max_octets: usize,
-) -> Result<Result<(u64, usize), usize>, AsterixError> {
+    too_long: impl FnOnce() -> AsterixError,
+) -> Result<(u64, usize), AsterixError> {
     let mut bits = 0u64;
     let mut n = 0;
     loop {
         let octet = take(data, pos + n, 1, base, what)?[0];
         if n == max_octets {
-            return Ok(Err(n));
+            return Err(too_long());
         }
         // Number 7n+1 is the octet's most significant bit; bit 1 is FX.
         let seven = (octet >> 1).reverse_bits() >> 1;
         bits |= u64::from(seven) << (7 * n);
         n += 1;
         if octet & 1 == 0 {
-            return Ok(Ok((bits, n)));
+            return Ok((bits, n));
         }
     }
 }
@@ -187,16 +189,13 @@ fn walk_compound<'a>(
     mut f: impl FnMut(usize, &'a [u8]),
 ) -> Result<usize, AsterixError> {
     let max_octets = subs.len().div_ceil(7);
-    let (bits, octets) = match presence(data, pos, base, name, max_octets)? {
-        Ok(p) => p,
-        Err(_) => {
-            return Err(AsterixError::UndefinedSubfield {
-                offset: base + pos,
-                item: name,
-                sub: max_octets * 7 + 1,
-            });
+    let (bits, octets) = presence(data, pos, base, name, max_octets, || {
+        AsterixError::UndefinedSubfield {
+            offset: base + pos,
+            item: name,
+            sub: max_octets * 7 + 1,
         }
-    };
+    })?;
     let mut at = pos + octets;
     let mut rest = bits;
     while rest != 0 {
@@ -242,16 +241,13 @@ pub(crate) fn frame_record<'a>(
     mut f: impl FnMut(usize, &'a [u8]) -> Result<(), AsterixError>,
 ) -> Result<usize, AsterixError> {
     let max = uap.len().div_ceil(7);
-    let (bits, octets) = match presence(data, pos, base, "FSPEC", max)? {
-        Ok(p) => p,
-        Err(max) => {
-            return Err(AsterixError::FspecTooLong {
-                offset: base + pos,
-                cat,
-                max,
-            });
+    let (bits, octets) = presence(data, pos, base, "FSPEC", max, || {
+        AsterixError::FspecTooLong {
+            offset: base + pos,
+            cat,
+            max,
         }
-    };
+    })?;
     if bits == 0 {
         return Err(AsterixError::EmptyRecord { offset: base + pos });
     }
