@@ -230,3 +230,93 @@ impl<'a> Iterator for PcapReader<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPv4/UDP packet 10.0.0.1:5000 -> 239.1.1.1:8600 carrying `payload`.
+    fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
+        let total = (28 + payload.len()) as u16;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 239, 1, 1, 1,
+        ];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&5000u16.to_be_bytes());
+        p.extend_from_slice(&8600u16.to_be_bytes());
+        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// A big-endian, nanosecond pcap file of `link_type` with these frames.
+    fn capture(link_type: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut f = 0xa1b2_3c4du32.to_be_bytes().to_vec();
+        f.extend_from_slice(&[0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+        f.extend_from_slice(&link_type.to_be_bytes());
+        for frame in frames {
+            f.extend_from_slice(&7u32.to_be_bytes());
+            f.extend_from_slice(&500u32.to_be_bytes());
+            f.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            f.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            f.extend_from_slice(frame);
+        }
+        f
+    }
+
+    #[test]
+    fn linux_cooked_and_vlan_frames_yield_their_udp_payloads() {
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&ipv4_udp(b"abc"));
+        let file = capture(113, &[sll]);
+        let got: Vec<_> = PcapReader::new(&file).unwrap().collect();
+        let d = got[0].as_ref().unwrap();
+        assert_eq!(d.payload, b"abc");
+        assert_eq!(d.time, (7, 500));
+        assert_eq!(d.dst, "239.1.1.1:8600".parse().unwrap());
+        assert_eq!(&file[d.payload_offset..d.payload_offset + 3], b"abc");
+
+        let mut vlan = vec![0u8; 12];
+        vlan.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]);
+        vlan.extend_from_slice(&ipv4_udp(b"xy"));
+        let mut ipv6 = vec![0u8; 12];
+        ipv6.extend_from_slice(&[0x86, 0xdd, 0x60]);
+        let file = capture(1, &[ipv6, vlan]);
+        let got: Vec<_> = PcapReader::new(&file).unwrap().collect();
+        assert!(matches!(
+            got[0],
+            Err(PcapError::Skipped {
+                index: 0,
+                reason: "not IPv4",
+                ..
+            })
+        ));
+        assert_eq!(got[1].as_ref().unwrap().payload, b"xy");
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert_eq!(
+            PcapReader::new(&[0; 10]).err(),
+            Some(PcapError::TruncatedHeader)
+        );
+        assert!(matches!(
+            PcapReader::new(&[
+                0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]),
+            Err(PcapError::BadMagic(_))
+        ));
+        let mut file = capture(1, &[ipv4_udp(b"abc")]);
+        file.truncate(file.len() - 2);
+        let got: Vec<_> = PcapReader::new(&file).unwrap().collect();
+        assert_eq!(
+            got,
+            vec![Err(PcapError::TruncatedRecord {
+                index: 0,
+                offset: 24
+            })]
+        );
+    }
+}
