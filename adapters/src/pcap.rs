@@ -231,23 +231,83 @@ impl<'a> Iterator for PcapReader<'a> {
     }
 }
 
+/// The IPv4 header and UDP header and payload of one datagram (checksums zero: optional for
+/// UDP over IPv4, and capture readers do not check the IP one).
+fn ipv4_udp_packet(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + payload.len()).min(usize::from(u16::MAX)) as u16;
+    let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&src.ip().octets());
+    p.extend_from_slice(&dst.ip().octets());
+    p.extend_from_slice(&src.port().to_be_bytes());
+    p.extend_from_slice(&dst.port().to_be_bytes());
+    p.extend_from_slice(&(total - 20).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Writes UDP datagrams as a classic pcap capture (Ethernet, microseconds), so that feeds
+/// we produce or receive can be recorded, replayed and opened in Wireshark.
+pub struct PcapWriter {
+    bytes: Vec<u8>,
+}
+
+impl Default for PcapWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PcapWriter {
+    /// Starts a capture with its global header.
+    pub fn new() -> Self {
+        let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&65_535u32.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        PcapWriter { bytes }
+    }
+
+    /// Appends one datagram captured at `time` (Unix seconds, nanoseconds); payloads longer
+    /// than a UDP datagram can carry (65,507 bytes) are refused with `false`.
+    pub fn push_udp(
+        &mut self,
+        time: (u32, u32),
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        payload: &[u8],
+    ) -> bool {
+        if payload.len() > 65_507 {
+            return false;
+        }
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&ipv4_udp_packet(src, dst, payload));
+        let len = (frame.len() as u32).to_le_bytes();
+        self.bytes.extend_from_slice(&time.0.to_le_bytes());
+        self.bytes.extend_from_slice(&(time.1 / 1000).to_le_bytes());
+        self.bytes.extend_from_slice(&len);
+        self.bytes.extend_from_slice(&len);
+        self.bytes.extend_from_slice(&frame);
+        true
+    }
+
+    /// The capture file's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// An IPv4/UDP packet 10.0.0.1:5000 -> 239.1.1.1:8600 carrying `payload`.
     fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
-        let total = (28 + payload.len()) as u16;
-        let mut p = vec![
-            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 239, 1, 1, 1,
-        ];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&5000u16.to_be_bytes());
-        p.extend_from_slice(&8600u16.to_be_bytes());
-        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        p.extend_from_slice(&[0, 0]);
-        p.extend_from_slice(payload);
-        p
+        let src = "10.0.0.1:5000".parse().unwrap();
+        ipv4_udp_packet(src, "239.1.1.1:8600".parse().unwrap(), payload)
     }
 
     /// A big-endian, nanosecond pcap file of `link_type` with these frames.
@@ -294,6 +354,30 @@ mod tests {
             })
         ));
         assert_eq!(got[1].as_ref().unwrap().payload, b"xy");
+    }
+
+    #[test]
+    fn written_captures_read_back() {
+        let (src, dst) = (
+            "10.1.2.3:40000".parse().unwrap(),
+            "232.1.1.48:8600".parse().unwrap(),
+        );
+        let mut w = PcapWriter::new();
+        assert!(w.push_udp((1_633_608_600, 250_000_000), src, dst, b"first"));
+        assert!(w.push_udp((1_633_608_601, 0), src, dst, b""));
+        assert!(!w.push_udp((0, 0), src, dst, &vec![0; 70_000]));
+        let file = w.into_bytes();
+        let got: Vec<_> = PcapReader::new(&file)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].src, got[0].dst, got[0].payload),
+            (src, dst, &b"first"[..])
+        );
+        assert_eq!(got[0].time, (1_633_608_600, 250_000_000));
+        assert_eq!(got[1].payload, b"");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `iapz-adapter decode` inspection tool, run as a process on real files: JSON lines on
 //! stdout with the field names, bad records on stderr with offsets, decoding goes on.
 
+use iapz_adapters::pcap::PcapWriter;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -114,35 +115,17 @@ fn decode_cat021_has_position_address_and_level() {
     }
 }
 
-/// Wraps UDP payloads in Ethernet/IPv4/UDP frames of a classic little-endian pcap file.
+/// A classic pcap capture of these UDP payloads.
 fn pcap_of(payloads: &[&[u8]]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&1u32.to_le_bytes());
+    let mut w = PcapWriter::new();
+    let (src, dst) = (
+        "10.0.0.1:8600".parse().unwrap(),
+        "239.1.1.1:8600".parse().unwrap(),
+    );
     for (i, p) in payloads.iter().enumerate() {
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
-        let total = (20 + 8 + p.len()) as u16;
-        frame.extend_from_slice(&[
-            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 239, 1, 1, 1,
-        ]);
-        frame[16..18].copy_from_slice(&total.to_be_bytes());
-        frame.extend_from_slice(&8600u16.to_be_bytes());
-        frame.extend_from_slice(&8600u16.to_be_bytes());
-        frame.extend_from_slice(&((8 + p.len()) as u16).to_be_bytes());
-        frame.extend_from_slice(&[0, 0]);
-        frame.extend_from_slice(p);
-        f.extend_from_slice(&(i as u32).to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(&frame);
+        assert!(w.push_udp((i as u32, 0), src, dst, p));
     }
-    f
+    w.into_bytes()
 }
 
 #[test]
