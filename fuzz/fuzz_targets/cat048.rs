@@ -1,0 +1,9 @@
+//! Fuzzes the CAT048 record decoder directly.
+#![no_main]
+
+mod records;
+
+use iapz_adapters::asterix::cat048;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| records::walk(data, cat048::decode));
