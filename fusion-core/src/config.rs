@@ -169,7 +169,13 @@ pub enum ConfigError {
     },
 }
 
-fn check(field: &str, value: f64, ok: bool, why: &'static str) -> Result<(), ConfigError> {
+/// A named range check: `ok` and finite, or the error that names the field.
+pub(crate) fn check(
+    field: &str,
+    value: f64,
+    ok: bool,
+    why: &'static str,
+) -> Result<(), ConfigError> {
     if ok && value.is_finite() {
         Ok(())
     } else {

@@ -139,17 +139,7 @@ impl Default for FeedConfig {
 impl FeedConfig {
     /// Rejects values that would make the fusion misbehave rather than fail loudly.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let range = |field: &str, value: f64, ok: bool, why: &'static str| {
-            if ok && value.is_finite() {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange {
-                    field: field.into(),
-                    value,
-                    why,
-                })
-            }
-        };
+        let range = crate::config::check;
         let g = self.gate_probability;
         range(
             "gate_probability",
