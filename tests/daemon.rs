@@ -516,6 +516,45 @@ async fn the_prometheus_endpoint_answers_with_the_metrics() {
     daemon.shutdown().await.expect("clean shutdown");
 }
 
+/// A flood far faster than the tracker: the queue sheds, and every plot is accounted for
+/// (tracked or counted as shed), whatever the timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_shed_and_every_plot_accounted_for() {
+    let n = 3;
+    let daemon = Daemon::start(&config(n)).await.expect("daemon");
+    let session = client(n).await;
+    let plots = publisher(&session, "iapz/in/plots/C1".into()).await;
+    let scans = 2000u64;
+    for i in 1..=scans {
+        let t = i as f64 * 0.01;
+        plots.put(scan(i, t).encode_to_vec()).await.expect("put");
+    }
+    let last = scans as f64 * 0.01;
+    let start = Instant::now();
+    let h = daemon.health().clone();
+    let c1 = &h.sensors[0];
+    // The last batch is never shed (the oldest go first), so the picture reaches its time.
+    while daemon.pictures().load().picture.t != last || h.queue_depth() != 0 {
+        assert!(start.elapsed() < PATIENCE, "the flood was not worked off");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let tracked_batches = daemon.pictures().load().sequence;
+    let shed = c1.rejected(iapzd::status::Reason::Shed);
+    assert_eq!(c1.received_count(), 3 * scans);
+    assert_eq!(shed % 3, 0, "whole batches are shed");
+    assert_eq!(
+        3 * tracked_batches + shed,
+        3 * scans,
+        "nothing lost silently"
+    );
+    assert_eq!(daemon.pictures().load().picture.tracks.len(), TARGETS.len());
+    let text = scrape(metrics_port(n));
+    let series = r#"iapz_plots_rejected_total{sensor="C1",reason="shed"}"#;
+    assert_eq!(metric(&text, series), Some(shed as f64), "{text}");
+    session.close().await.expect("close");
+    daemon.shutdown().await.expect("clean shutdown");
+}
+
 /// The binary stops cleanly on SIGTERM, after having served its metrics.
 #[cfg(unix)]
 #[test]
