@@ -1,4 +1,5 @@
-//! The daemon's configuration file: the picture, the tracker and the sensors.
+//! The daemon's configuration file: the picture, the tracker, the sensors, the partner track
+//! feeds, the daemon's own queues and addresses, and Zenoh's settings passed through.
 //!
 //! Sensors are declared as the core declares them ([`SensorConfig`]), except that an
 //! operator gives a sensor's position as WGS-84 `lat`, `lon`, `alt_m`; they are turned into
@@ -22,6 +23,63 @@ pub struct Config {
     /// Declared sensors, each a [`SensorConfig`] table with geodetic `lat`, `lon`, `alt_m`.
     #[serde(default)]
     pub sensors: Vec<toml::Table>,
+    /// Declared sources of track feeds (other fusion nodes, partner systems).
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+    /// The daemon's queues, time window and addresses.
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+    /// Zenoh's own configuration, passed through as written (mode, listen/connect endpoints,
+    /// scouting, ...): see Zenoh's `DEFAULT_CONFIG.json5` for every key. Absent: an embedded
+    /// peer listening on [`DEFAULT_ZENOH_ENDPOINT`] with scouting off.
+    pub zenoh: Option<toml::Table>,
+}
+
+/// Where an embedded peer listens when the configuration names no Zenoh settings: a fixed
+/// loopback endpoint, so that a single machine needs nothing else and any client can connect.
+pub const DEFAULT_ZENOH_ENDPOINT: &str = "tcp/127.0.0.1:7447";
+
+/// One declared source of track feeds: feeds from undeclared sources are rejected and counted,
+/// so that what a node fuses is what its operator declared (and metric labels stay bounded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Source id, as in `iapz/in/tracks/<id>` and `TrackFeed.source_id`.
+    pub id: String,
+}
+
+/// Settings of the daemon itself (not of the tracker).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Name of this node in its status messages.
+    pub node_id: String,
+    /// Bound of the queue between the Zenoh callbacks and the tracker thread, in messages
+    /// (plot batches and track feeds). When it is full the oldest queued message is shed.
+    pub queue_bound: usize,
+    /// How far (s of data time) a plot may be older than the newest plot already received from
+    /// the same sensor and still be used; older plots are rejected as `out_of_order`.
+    pub reorder_window_s: f64,
+    /// Address of the Prometheus endpoint (`http://ADDR/metrics`).
+    pub metrics_addr: std::net::SocketAddr,
+    /// Period of the status message on `iapz/out/<picture>/status` (s of wall time).
+    pub status_period_s: f64,
+    /// The run epoch (ns since the Unix epoch) that data times count from. Absent: the wall
+    /// clock when the daemon starts. Adapters of the same run must use the same epoch.
+    pub epoch_unix_ns: Option<i64>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            node_id: "iapzd".into(),
+            queue_bound: 1024,
+            reorder_window_s: 2.0,
+            metrics_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            status_period_s: 1.0,
+            epoch_unix_ns: None,
+        }
+    }
 }
 
 /// The picture's identity and frame.
@@ -41,10 +99,73 @@ impl Config {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let cfg: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        cfg.tracker
-            .validate()
-            .with_context(|| format!("{}: [tracker]", path.display()))?;
+        cfg.validate()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
+    }
+
+    /// Parses and checks a configuration given as TOML text (tests and embedded uses).
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).context("parsing the configuration")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks what the type system cannot: names that go into key expressions, bounds, and
+    /// that Zenoh accepts its section.
+    pub fn validate(&self) -> Result<()> {
+        self.tracker.validate().context("[tracker]")?;
+        check_chunk("picture.id", &self.picture.id)?;
+        let d = &self.daemon;
+        if d.queue_bound == 0 {
+            bail!("[daemon] queue_bound must be at least 1");
+        }
+        if !(d.reorder_window_s.is_finite() && d.reorder_window_s >= 0.0) {
+            bail!("[daemon] reorder_window_s must be a finite number >= 0");
+        }
+        if !(d.status_period_s.is_finite() && d.status_period_s > 0.0) {
+            bail!("[daemon] status_period_s must be a finite number > 0");
+        }
+        let sensors = self.sensor_configs()?;
+        let mut ids = std::collections::HashSet::new();
+        for id in sensors.iter().map(|s| s.id.as_str()) {
+            check_chunk("sensor id", id)?;
+            if !ids.insert(id) {
+                bail!("sensor {id:?} is declared twice");
+            }
+        }
+        let mut feeds = std::collections::HashSet::new();
+        for f in &self.feeds {
+            check_chunk("feed id", &f.id)?;
+            if !feeds.insert(f.id.as_str()) {
+                bail!("feed {:?} is declared twice", f.id);
+            }
+        }
+        self.zenoh_config()?;
+        Ok(())
+    }
+
+    /// Zenoh's configuration: the `[zenoh]` section handed to Zenoh as JSON, so every Zenoh
+    /// setting is available and Zenoh itself names what it does not accept.
+    pub fn zenoh_config(&self) -> Result<zenoh::Config> {
+        let Some(table) = &self.zenoh else {
+            let mut c = zenoh::Config::default();
+            for (key, value) in [
+                ("mode", r#""peer""#.to_string()),
+                (
+                    "listen/endpoints",
+                    format!(r#"["{DEFAULT_ZENOH_ENDPOINT}"]"#),
+                ),
+                ("scouting/multicast/enabled", "false".into()),
+                ("scouting/gossip/enabled", "false".into()),
+            ] {
+                c.insert_json5(key, &value)
+                    .map_err(|e| anyhow::anyhow!("[zenoh] default {key}: {e}"))?;
+            }
+            return Ok(c);
+        };
+        let json = serde_json::to_string(table).context("[zenoh]: not representable as JSON")?;
+        zenoh::Config::from_json5(&json).map_err(|e| anyhow::anyhow!("[zenoh]: {e}"))
     }
 
     /// The ENU frame of the picture.
@@ -92,4 +213,19 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// Checks that `name` can be one chunk of a Zenoh key expression: not empty, and none of `/`
+/// (a separator), `*`, `$`, `?`, `#` (wildcards and selector syntax) or whitespace.
+fn check_chunk(what: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '*' | '$' | '?' | '#') || c.is_whitespace())
+    {
+        bail!(
+            "{what} {name:?} cannot be used in a key expression (empty, or has / * $ ? # or spaces)"
+        );
+    }
+    Ok(())
 }

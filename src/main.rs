@@ -1,14 +1,12 @@
 //! `iapzd`: the IAPZ air-picture fusion daemon.
 //!
-//! Today it checks configurations; the Zenoh ingest and publication (`iapzd run`, `demo`,
-//! `watch`) arrive with the daemon issue. The tracker itself is `fusion-core`.
-
-mod config;
+//! `iapzd run` runs the daemon over Zenoh (see the library, `src/lib.rs`); `iapzd
+//! check-config` checks a configuration. The tracker itself is `fusion-core`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use config::Config;
 use fusion_core::Tracker;
+use iapzd::config::Config;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -20,6 +18,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: Zenoh in, tracker, Zenoh out, until SIGINT or SIGTERM.
+    Run {
+        /// Configuration file.
+        #[arg(long, default_value = "configs/default.toml")]
+        config: PathBuf,
+    },
     /// Load a configuration, build the tracker from it and print what it declares.
     CheckConfig {
         /// Configuration file.
@@ -30,6 +34,21 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Run { config } => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            let cfg = Config::load(&config)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the Tokio runtime")?
+                .block_on(iapzd::run::run(cfg))?;
+        }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
             let sensors = cfg.sensor_configs()?;

@@ -6,22 +6,34 @@ fn iapzd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_iapzd"))
 }
 
-#[test]
-fn default_config_checks_out() {
+/// Runs `check-config` on a shipped file and returns its stdout, asserting that it passed.
+fn checks_out(file: &str) -> String {
     let out = iapzd()
         .args(["check-config", "--config"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/default.toml"))
+        .arg(format!("{}/configs/{file}", env!("CARGO_MANIFEST_DIR")))
         .output()
         .expect("run iapzd");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(stdout.trim_end().ends_with("ok"));
+    stdout
+}
+
+#[test]
+fn default_config_checks_out() {
+    let stdout = checks_out("default.toml");
     assert!(stdout.contains("sensor R1"), "{stdout}");
     assert!(stdout.contains("sensor ADSB"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("ok"));
+}
+
+#[test]
+fn client_config_checks_out() {
+    let stdout = checks_out("client.toml");
+    assert!(stdout.contains("picture \"east\""), "{stdout}");
 }
 
 /// Runs `check-config` on `text` and returns its stderr, asserting that it failed.
@@ -64,4 +76,32 @@ fn a_bad_config_is_named_not_panicked() {
         "typo",
     );
     assert!(err.contains("sigma_rnage_m"), "typos are named: {err}");
+}
+
+#[test]
+fn zenoh_settings_and_key_names_are_checked() {
+    let err = refused(
+        &format!(
+            "{PICTURE}[zenoh]\nmode = \"peer\"\nscoutnig = {{ multicast = {{ enabled = false }} }}\n"
+        ),
+        "zenoh-typo",
+    );
+    assert!(err.contains("[zenoh]") && err.contains("scoutnig"), "{err}");
+    let err = refused(
+        &format!("{PICTURE}[zenoh]\nmode = \"boss\"\n"),
+        "zenoh-mode",
+    );
+    assert!(err.contains("[zenoh]"), "{err}");
+    let err = refused(
+        "[picture]\nid = \"a/b\"\norigin = { lat = 50.0, lon = 24.0, alt_m = 0.0 }\n",
+        "picture-id",
+    );
+    assert!(err.contains("key expression"), "{err}");
+    let err = refused(&format!("{PICTURE}[daemon]\nqueue_bound = 0\n"), "bound");
+    assert!(err.contains("queue_bound"), "{err}");
+    let err = refused(
+        &format!("{PICTURE}[daemon]\nmetrics_addr = \"localhost\"\n"),
+        "metrics-addr",
+    );
+    assert!(err.contains("metrics_addr"), "{err}");
 }

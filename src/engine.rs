@@ -1,0 +1,318 @@
+//! The tracker thread and the bounded lock-free queue in front of it.
+//!
+//! The Zenoh callbacks push [`Input`]s into an [`InputQueue`] (a fixed-size lock-free ring)
+//! and return at once; one dedicated thread pops them in arrival order, runs the tracker,
+//! swaps the new picture into the [`PictureStore`] and hands the track events to the
+//! publisher thread.
+//!
+//! Load shedding: when the queue is full, pushing a new message drops the **oldest** queued
+//! message (of whatever input). The newest data are worth most to a real-time picture and the
+//! oldest are closest to being rejected as late anyway; a flooding input fills most of the
+//! queue, so it is mostly its own old messages that go. Every shed message is counted as
+//! `shed` for its sensor (per plot) or source (per track), and logged at a limited rate.
+//! Memory is bounded by `queue_bound` messages whatever the input rate.
+//!
+//! Back-pressure on the output side: the publisher channel is bounded too; if consumers are
+//! so slow that it fills, the tracker thread waits for it, and the input queue sheds.
+
+use crate::feeds::{FeedContinuity, FeedInbox};
+use crate::ingest::{FeedJob, PlotJob};
+use crate::snapshot::PictureStore;
+use crate::status::{Health, InputHealth, Reason};
+use crossbeam::channel::Sender;
+use crossbeam::queue::ArrayQueue;
+use fusion_core::{PictureSnapshot, PlotError, TrackEvent, Tracker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+/// Work for the tracker thread.
+#[derive(Debug)]
+pub enum Input {
+    /// Plots of one sensor.
+    Plots(PlotJob),
+    /// One feed message of a partner or another node.
+    Feed(FeedJob),
+}
+
+/// Track events of one batch, with the picture they refer to, for the publisher.
+#[derive(Debug)]
+pub struct Output {
+    /// What happened to confirmed tracks.
+    pub events: Vec<TrackEvent>,
+    /// The picture after the batch (updated tracks are read from it).
+    pub picture: PictureSnapshot,
+    /// Arrival time of the input that caused the events.
+    pub received: Instant,
+}
+
+/// The bounded queue between the Zenoh callbacks and the tracker thread.
+pub struct InputQueue {
+    ring: ArrayQueue<Input>,
+    health: Arc<Health>,
+    consumer: OnceLock<Thread>,
+}
+
+impl InputQueue {
+    /// A queue holding at most `bound` messages.
+    pub fn new(bound: usize, health: Arc<Health>) -> Self {
+        Self {
+            ring: ArrayQueue::new(bound.max(1)),
+            health,
+            consumer: OnceLock::new(),
+        }
+    }
+
+    /// Queues `input` without ever blocking; when full, sheds the oldest message (counted).
+    pub fn push(&self, input: Input) {
+        self.input_health(&input).enqueued();
+        if let Some(old) = self.ring.force_push(input) {
+            let h = self.input_health(&old);
+            h.dequeued();
+            let n = match &old {
+                Input::Plots(j) => j.plots.len(),
+                Input::Feed(j) => j.feed.tracks.len(),
+            };
+            h.reject(
+                Reason::Shed,
+                n as u64,
+                &"input queue full: oldest message shed",
+            );
+        }
+        self.health.metrics.queue_depth.set(self.ring.len() as f64);
+        if let Some(t) = self.consumer.get() {
+            t.unpark();
+        }
+    }
+
+    fn pop(&self) -> Option<Input> {
+        let input = self.ring.pop()?;
+        self.input_health(&input).dequeued();
+        Some(input)
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    fn input_health(&self, input: &Input) -> &InputHealth {
+        match input {
+            Input::Plots(j) => &self.health.sensors[j.sensor.0 as usize],
+            Input::Feed(j) => &self.health.feeds[j.source],
+        }
+    }
+}
+
+/// Number of recent batches over which the scan-time p99 of the status is computed.
+const SCAN_WINDOW: usize = 256;
+
+/// The tracker thread's state.
+pub struct Engine {
+    tracker: Tracker,
+    queue: Arc<InputQueue>,
+    health: Arc<Health>,
+    store: Arc<PictureStore>,
+    out: Sender<Output>,
+    feeds: FeedInbox,
+    /// Recent scan times (ms), a ring of [`SCAN_WINDOW`].
+    scan_ms: Vec<f64>,
+    scans: usize,
+}
+
+/// Handle to a running tracker thread.
+pub struct EngineHandle {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Asks the thread to finish what is queued and stop, and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        self.thread.thread().unpark();
+        if self.thread.join().is_err() {
+            tracing::error!("the tracker thread panicked");
+        }
+    }
+}
+
+impl Engine {
+    /// An engine around `tracker`, reading `queue`, writing pictures to `store` and events to
+    /// `out`.
+    pub fn new(
+        tracker: Tracker,
+        queue: Arc<InputQueue>,
+        health: Arc<Health>,
+        store: Arc<PictureStore>,
+        out: Sender<Output>,
+    ) -> Self {
+        let feeds = FeedInbox::new(health.feeds.len());
+        Self {
+            tracker,
+            queue,
+            health,
+            store,
+            out,
+            feeds,
+            scan_ms: Vec::with_capacity(SCAN_WINDOW),
+            scans: 0,
+        }
+    }
+
+    /// Starts the tracker thread.
+    pub fn spawn(self) -> std::io::Result<EngineHandle> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let queue = self.queue.clone();
+        let stopping = stop.clone();
+        let thread = thread::Builder::new()
+            .name("iapz-tracker".into())
+            .spawn(move || self.run(&stopping))?;
+        // The consumer is registered after the spawn; until then the thread polls (below).
+        let _ = queue.consumer.set(thread.thread().clone());
+        Ok(EngineHandle { stop, thread })
+    }
+
+    fn run(mut self, stop: &AtomicBool) {
+        loop {
+            match self.queue.pop() {
+                Some(Input::Plots(job)) => self.plots(job),
+                Some(Input::Feed(job)) => self.feed(job),
+                None if stop.load(Ordering::Acquire) => break,
+                // Woken by `push`; the timeout covers a push before the consumer was set.
+                None => thread::park_timeout(Duration::from_millis(50)),
+            }
+        }
+        tracing::debug!("tracker thread stopped");
+    }
+
+    fn plots(&mut self, job: PlotJob) {
+        let started = Instant::now();
+        let events = if job.plots.is_empty() {
+            self.tracker.advance(job.sensor, job.scan_time)
+        } else {
+            let outcome = self.tracker.process(&job.plots);
+            let h = &self.health.sensors[job.sensor.0 as usize];
+            for r in &outcome.rejected {
+                h.reject(plot_error_reason(&r.error), 1, &r.error);
+            }
+            outcome.events
+        };
+        let picture = self.tracker.snapshot();
+        self.scanned(started.elapsed(), &picture);
+        self.store.publish(picture.clone());
+        self.emit(events, picture, job.received);
+    }
+
+    fn feed(&mut self, job: FeedJob) {
+        let id = &self.health.feeds[job.source].id;
+        match self.feeds.apply(job.source, job.feed) {
+            Some(FeedContinuity::Gap(n)) => tracing::info!(source = %id, lost = n, "feed gap"),
+            Some(FeedContinuity::Restarted) => tracing::info!(source = %id, "feed restarted"),
+            _ => {}
+        }
+    }
+
+    /// Records the scan time and the tracker's state for the status and metrics.
+    fn scanned(&mut self, took: Duration, picture: &PictureSnapshot) {
+        let ms = took.as_secs_f64() * 1e3;
+        self.health.metrics.scan_time.record(took.as_secs_f64());
+        if self.scan_ms.len() < SCAN_WINDOW {
+            self.scan_ms.push(ms);
+        } else {
+            self.scan_ms[self.scans % SCAN_WINDOW] = ms;
+        }
+        self.scans += 1;
+        let mut sorted = self.scan_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let p99 = sorted[(sorted.len() - 1) * 99 / 100];
+        self.health.tracker_state(
+            picture.t,
+            self.tracker.tracks().len(),
+            picture.tracks.len(),
+            p99,
+        );
+        self.health.metrics.queue_depth.set(self.queue.len() as f64);
+    }
+
+    fn emit(&self, events: Vec<TrackEvent>, picture: PictureSnapshot, received: Instant) {
+        if events.is_empty() {
+            return;
+        }
+        let output = Output {
+            events,
+            picture,
+            received,
+        };
+        if self.out.send(output).is_err() {
+            tracing::error!("the publisher is gone: track events not published");
+        }
+    }
+}
+
+/// The reason under which a tracker rejection is counted.
+fn plot_error_reason(e: &PlotError) -> Reason {
+    match e {
+        PlotError::UnknownSensor(_) => Reason::UnknownSensor,
+        PlotError::NonFinite => Reason::NonFinite,
+        PlotError::KindMismatch { .. } => Reason::KindMismatch,
+        PlotError::OutOfRange(_) => Reason::OutOfRange,
+        PlotError::TooLate { .. } => Reason::Late,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use fusion_core::{Measurement, Plot, SensorIndex};
+
+    fn job(sensor: u16, t: f64, plots: usize) -> Input {
+        let plot = Plot {
+            t,
+            sensor: SensorIndex(sensor),
+            measurement: Measurement::Cartesian {
+                x: 0.0,
+                y: 0.0,
+                z: None,
+            },
+            icao24: None,
+        };
+        Input::Plots(PlotJob {
+            sensor: SensorIndex(sensor),
+            scan_time: t,
+            plots: vec![plot; plots],
+            received: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn a_full_queue_sheds_the_oldest_message_and_counts_its_plots() {
+        let health = Health::new(&["A".into(), "B".into()], &[], Metrics::unexported());
+        let q = InputQueue::new(3, health.clone());
+        q.push(job(0, 1.0, 2));
+        q.push(job(1, 1.0, 5));
+        for t in [2.0, 3.0, 4.0] {
+            q.push(job(0, t, 2));
+        }
+        assert_eq!(q.len(), 3);
+        assert_eq!(health.sensors[0].rejected(Reason::Shed), 2);
+        assert_eq!(health.sensors[1].rejected(Reason::Shed), 5);
+        assert_eq!(health.sensors[0].queued(), 3);
+        assert_eq!(health.sensors[1].queued(), 0);
+        let times: Vec<f64> = std::iter::from_fn(|| q.pop())
+            .map(|i| match i {
+                Input::Plots(j) => j.scan_time,
+                Input::Feed(_) => f64::NAN,
+            })
+            .collect();
+        assert_eq!(times, vec![2.0, 3.0, 4.0], "the newest are kept, in order");
+        assert_eq!(health.queue_depth(), 0);
+    }
+}

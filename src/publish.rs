@@ -1,0 +1,85 @@
+//! The publisher thread: track events from the tracker thread become `TrackEvent` messages on
+//! `iapz/out/<picture>/tracks/<track number>`.
+//!
+//! Track data use Zenoh's `Block` congestion control (the default, `Drop`, loses messages
+//! under load); the wait this may cause stays on this thread, never on the tracker's.
+
+use crate::engine::Output;
+use crate::keys;
+use crate::status::Health;
+use crate::wire::{deletion_to_wire, track_to_wire, wire_time};
+use crossbeam::channel::Receiver;
+use fusion_core::TrackEvent;
+use fusion_core::geodesy::LocalFrame;
+use iapz_proto::v1;
+use prost::Message;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use zenoh::Wait;
+use zenoh::qos::CongestionControl;
+
+/// Everything the publisher needs.
+pub struct Publisher {
+    /// The Zenoh session to publish on.
+    pub session: zenoh::Session,
+    /// Picture id (part of the key expressions).
+    pub picture_id: String,
+    /// Frame of the picture, for geodetic positions.
+    pub frame: LocalFrame,
+    /// Counters and metrics.
+    pub health: Arc<Health>,
+}
+
+impl Publisher {
+    /// Starts the thread; it ends when the sending side of `rx` is dropped.
+    pub fn spawn(self, rx: Receiver<Output>) -> std::io::Result<JoinHandle<()>> {
+        thread::Builder::new()
+            .name("iapz-publish".into())
+            .spawn(move || {
+                for output in rx {
+                    self.publish(&output);
+                }
+            })
+    }
+
+    fn publish(&self, output: &Output) {
+        let picture = &output.picture;
+        for event in &output.events {
+            let (number, event) = match *event {
+                TrackEvent::Confirmed(n) | TrackEvent::Updated(n) => {
+                    let Ok(i) = picture.tracks.binary_search_by_key(&n, |t| t.number) else {
+                        tracing::error!(track = n, "event for a track not in the picture");
+                        continue;
+                    };
+                    let track = track_to_wire(&picture.tracks[i], &self.frame);
+                    self.health.metrics.updates_out.increment(1);
+                    let update = v1::TrackUpdate { track: Some(track) };
+                    (n, v1::track_event::Event::Update(update))
+                }
+                TrackEvent::Deleted(n, reason) => {
+                    self.health.metrics.deletions_out.increment(1);
+                    let deletion = v1::TrackDeletion {
+                        track_number: n,
+                        t: wire_time(picture.t),
+                        reason: deletion_to_wire(reason) as i32,
+                    };
+                    (n, v1::track_event::Event::Deletion(deletion))
+                }
+            };
+            let payload = v1::TrackEvent { event: Some(event) }.encode_to_vec();
+            let key = keys::track_out(&self.picture_id, number);
+            if let Err(e) = self
+                .session
+                .put(&key, payload)
+                .congestion_control(CongestionControl::Block)
+                .wait()
+            {
+                tracing::warn!(key, "publishing a track event failed: {e}");
+            }
+        }
+        self.health
+            .metrics
+            .plot_to_publish
+            .record(output.received.elapsed().as_secs_f64());
+    }
+}
