@@ -30,6 +30,11 @@ pub struct MhtConfig {
     /// A global hypothesis less likely than the best by more than this log-likelihood ratio
     /// is dropped (9.2 = odds of 1 in 10,000).
     pub prune_llr: f64,
+    /// Two branches of one target's tree whose position-velocity estimates are closer than
+    /// this squared Mahalanobis distance (6 degrees of freedom) have become the same
+    /// answer: the weaker is merged into the stronger, so the hypothesis budget goes to
+    /// alternatives that differ. 0 turns merging off.
+    pub merge_distance: f64,
 }
 
 impl Default for MhtConfig {
@@ -39,6 +44,7 @@ impl Default for MhtConfig {
             n_scan: 3,
             max_branches_per_track: 6,
             prune_llr: 9.2,
+            merge_distance: 1.0,
         }
     }
 }
@@ -313,6 +319,12 @@ impl TrackerConfig {
             h.prune_llr,
             h.prune_llr > 0.0,
             "must be > 0",
+        )?;
+        check(
+            "mht.merge_distance",
+            h.merge_distance,
+            h.merge_distance >= 0.0,
+            "must be >= 0",
         )?;
         Ok(())
     }

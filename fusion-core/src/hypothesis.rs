@@ -61,6 +61,109 @@ pub fn rank_and_prune(hyps: &mut Vec<Hypothesis>, prune_llr: f64, k: usize) {
     hyps.truncate(k);
 }
 
+/// What [`merge_similar_branches`] needs to know of a branch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BranchInfo {
+    /// The target tree it belongs to.
+    pub family: u64,
+    /// Its score (log-likelihood ratio).
+    pub score: f64,
+    /// The plots it holds whose decision is still open.
+    pub plots: Vec<u64>,
+    /// True while it is a tentative track: a plot it holds may instead be called a false
+    /// alarm when a merge gives that plot to a stronger branch.
+    pub tentative: bool,
+}
+
+/// Merges branches that have become the same answer.
+///
+/// `branch(uid)` describes a branch; `similar(kept, merged)` says whether two branches of one
+/// tree are close enough to be one. Within each tree, the stronger branch (higher score, then
+/// lower uid) absorbs the weaker ones similar to it: every hypothesis naming a weaker branch
+/// names the stronger instead. A plot is never used twice: where another branch of that
+/// hypothesis holds one of the stronger branch's plots, the merge happens only if that branch
+/// is tentative, and it leaves the hypothesis (the plot is its target's, not a new one).
+/// Returns the uids merged away (sorted); hypotheses that became equal are left for
+/// [`rank_and_prune`] to merge.
+pub fn merge_similar_branches<B, S>(hyps: &mut [Hypothesis], branch: B, similar: S) -> Vec<u64>
+where
+    B: Fn(u64) -> Option<BranchInfo>,
+    S: Fn(u64, u64) -> bool,
+{
+    let mut uids: Vec<u64> = hyps
+        .iter()
+        .flat_map(|h| h.branches.iter().copied())
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    // By uid, for lookups.
+    let info: Vec<(u64, BranchInfo)> = uids
+        .iter()
+        .filter_map(|&u| branch(u).map(|i| (u, i)))
+        .collect();
+    let get = |u: u64| {
+        info.binary_search_by_key(&u, |e| e.0)
+            .ok()
+            .map(|k| &info[k].1)
+    };
+    let clash = |kept: &BranchInfo, b: u64| {
+        get(b).is_some_and(|i| i.plots.iter().any(|p| kept.plots.contains(p)))
+    };
+    // A hypothesis can take `kept` in place of `other` when the branches holding its plots
+    // can give them up.
+    let fits = |kept: &BranchInfo, other: u64| {
+        hyps.iter()
+            .filter(|h| h.branches.binary_search(&other).is_ok())
+            .all(|h| {
+                h.branches.iter().filter(|&&b| b != other).all(|&b| {
+                    !clash(kept, b)
+                        || get(b).is_some_and(|i| i.tentative && i.family != kept.family)
+                })
+            })
+    };
+    // By tree, strongest first.
+    let mut order: Vec<&(u64, BranchInfo)> = info.iter().collect();
+    order.sort_by(|a, b| {
+        a.1.family
+            .cmp(&b.1.family)
+            .then(b.1.score.total_cmp(&a.1.score))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut into: Vec<(u64, u64)> = Vec::new();
+    for (i, (kept, ki)) in order.iter().map(|e| (e.0, &e.1)).enumerate() {
+        if into.iter().any(|e| e.0 == kept) {
+            continue;
+        }
+        for (other, oi) in order[i + 1..].iter().map(|e| (e.0, &e.1)) {
+            if oi.family != ki.family {
+                break;
+            }
+            if !into.iter().any(|e| e.0 == other) && similar(kept, other) && fits(ki, other) {
+                into.push((other, kept));
+            }
+        }
+    }
+    if into.is_empty() {
+        return Vec::new();
+    }
+    into.sort_unstable();
+    for h in hyps.iter_mut() {
+        let mut given: Vec<u64> = Vec::new();
+        for b in &mut h.branches {
+            if let Ok(k) = into.binary_search_by_key(b, |e| e.0) {
+                *b = into[k].1;
+                given.push(*b);
+            }
+        }
+        h.branches.retain(|&b| {
+            given.contains(&b) || !given.iter().any(|&k| get(k).is_some_and(|ki| clash(ki, b)))
+        });
+        h.branches.sort_unstable();
+        h.branches.dedup();
+    }
+    into.into_iter().map(|e| e.0).collect()
+}
+
 /// N-scan pruning: keeps the hypotheses that agree with the best on every committed
 /// decision. `committed(uid)` gives a branch's target tree and the plots it used whose
 /// decision time has passed; two hypotheses agree when each tree has the same committed
@@ -149,5 +252,50 @@ mod tests {
         ];
         n_scan_prune(&mut hyps, committed);
         assert_eq!(hyps, vec![h(&[10, 20], 9.0), h(&[10, 20, 30], 6.0)]);
+    }
+
+    #[test]
+    fn similar_branches_merge_into_the_stronger_without_reusing_a_plot() {
+        // Tree 1: branches 10 (score 5, plot 100), 11 (score 4, plot 101), 12 (score 1,
+        // missed). Plot 100 is held by 20 (confirmed, tree 2) in one hypothesis and by the
+        // tentative root 30 in another.
+        let info = |u: u64| -> Option<BranchInfo> {
+            let (family, score, plots, tentative) = match u {
+                10 => (1, 5.0, vec![100], false),
+                11 => (1, 4.0, vec![101], false),
+                12 => (1, 1.0, vec![], false),
+                13 => (1, 0.5, vec![], false),
+                20 => (2, 3.0, vec![100], false),
+                21 => (2, 2.0, vec![102], false),
+                30 => (3, -1.0, vec![100], true),
+                _ => return None,
+            };
+            Some(BranchInfo {
+                family,
+                score,
+                plots,
+                tentative,
+            })
+        };
+        let mut hyps = vec![h(&[10, 21], 7.0), h(&[11, 21], 6.0), h(&[12, 20], 4.0)];
+        // Everything in a tree is "similar": 11 merges into 10; 12 cannot (its hypothesis
+        // gives plot 100 to the confirmed branch 20).
+        let merged = merge_similar_branches(&mut hyps, info, |_, _| true);
+        assert_eq!(merged, vec![11]);
+        assert_eq!(hyps[1].branches, vec![10, 21]);
+        assert_eq!(hyps[2].branches, vec![12, 20]);
+        rank_and_prune(&mut hyps, 100.0, 10);
+        assert_eq!(hyps.len(), 2, "the two equal hypotheses became one");
+        // A tentative root holding the plot gives it up: 13 merges into 10 and 30 leaves.
+        let mut hyps = vec![h(&[10, 21], 7.0), h(&[13, 21, 30], 2.0)];
+        assert_eq!(
+            merge_similar_branches(&mut hyps, info, |_, _| true),
+            vec![13]
+        );
+        assert_eq!(hyps[1].branches, vec![10, 21]);
+        // Nothing similar: nothing changes.
+        let mut hyps = vec![h(&[10, 21], 7.0), h(&[11, 21], 6.0)];
+        assert!(merge_similar_branches(&mut hyps, info, |_, _| false).is_empty());
+        assert_eq!(hyps[1].branches, vec![11, 21]);
     }
 }

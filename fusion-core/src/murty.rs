@@ -62,15 +62,66 @@ pub fn k_best(cost: &CostMatrix, k: usize) -> Result<Vec<Assignment>, AssignErro
     } else {
         cost.clone()
     };
-    let (rows, cols) = (base.rows(), base.cols());
-    let mut solver = Solver::new();
+    let rows = base.rows();
     let mut out: Vec<Assignment> = Vec::new();
     if k == 0 {
         return Ok(out);
     }
+    if rows == 1 {
+        // One row (the common one-plot problem of a tracker): its assignments are its
+        // finite entries, so ranking them is a sort, not a sequence of solves.
+        out = single_row(&base, k)?;
+    } else {
+        ranked(base, k, &mut out)?;
+    }
+    if transposed {
+        for a in &mut out {
+            let mut row_to_col = vec![None; cost.rows()];
+            for (c, r) in a.row_to_col.iter().enumerate() {
+                if let Some(r) = r {
+                    row_to_col[*r] = Some(c);
+                }
+            }
+            a.row_to_col = row_to_col;
+        }
+    }
+    Ok(out)
+}
+
+/// The `k` cheapest assignments of a one-row matrix: its finite entries by cost, then by
+/// column (deterministic ties).
+fn single_row(m: &CostMatrix, k: usize) -> Result<Vec<Assignment>, AssignError> {
+    let mut entries: Vec<(f64, usize)> = Vec::with_capacity(m.cols());
+    for c in 0..m.cols() {
+        let v = m.get(0, c);
+        if v.is_nan() {
+            return Err(AssignError::NanCost { row: 0, col: c });
+        }
+        if v == f64::NEG_INFINITY {
+            return Err(AssignError::NegativeInfiniteCost { row: 0, col: c });
+        }
+        if v.is_finite() {
+            entries.push((v, c));
+        }
+    }
+    entries.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(entries
+        .into_iter()
+        .take(k)
+        .map(|(cost, c)| Assignment {
+            row_to_col: vec![Some(c)],
+            total_cost: cost,
+        })
+        .collect())
+}
+
+/// Murty's partitioning over a matrix with `rows <= cols`, appending to `out`.
+fn ranked(base: CostMatrix, k: usize, out: &mut Vec<Assignment>) -> Result<(), AssignError> {
+    let (rows, cols) = (base.rows(), base.cols());
+    let mut solver = Solver::new();
     let first = match solver.solve(&base) {
         Ok(a) => a,
-        Err(AssignError::Infeasible) => return Ok(out),
+        Err(AssignError::Infeasible) => return Ok(()),
         Err(e) => return Err(e),
     };
     let mut heap = BinaryHeap::new();
@@ -122,18 +173,7 @@ pub fn k_best(cost: &CostMatrix, k: usize) -> Result<Vec<Assignment>, AssignErro
             fixed[r] = true;
         }
     }
-    if transposed {
-        for a in &mut out {
-            let mut row_to_col = vec![None; cost.rows()];
-            for (c, r) in a.row_to_col.iter().enumerate() {
-                if let Some(r) = r {
-                    row_to_col[*r] = Some(c);
-                }
-            }
-            a.row_to_col = row_to_col;
-        }
-    }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,11 +26,13 @@
 use super::{BatchOutcome, Context, Tracker};
 use crate::assign::CostMatrix;
 use crate::cluster::{GatedPair, clusters};
-use crate::hypothesis::{Hypothesis, n_scan_prune, product, rank_and_prune};
+use crate::hypothesis::{
+    BranchInfo, Hypothesis, merge_similar_branches, n_scan_prune, product, rank_and_prune,
+};
 use crate::measurement::{Observation, Plot};
 use crate::murty::k_best;
 use crate::sensor::SensorIndex;
-use crate::track::{DeletionReason, Track, TrackStatus};
+use crate::track::{DeletionReason, Track, TrackStatus, predict_posvel};
 use crate::tracker::TrackEvent;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -127,6 +129,23 @@ struct Plan {
 impl Tracker {
     fn index_of(&self, uid: u64) -> Option<usize> {
         self.tracks.binary_search_by_key(&uid, |t| t.uid).ok()
+    }
+
+    /// True when branches `a` and `b`, brought to the later of their times, are closer than
+    /// `gate` (squared Mahalanobis distance of the position-velocity difference).
+    fn branches_similar(&self, a: u64, b: u64, gate: f64) -> bool {
+        let (Some(a), Some(b)) = (self.index_of(a), self.index_of(b)) else {
+            return false;
+        };
+        let (a, b) = (&self.tracks[a], &self.tracks[b]);
+        let t = a.t.max(b.t);
+        let (q_h, q_v) = self.ctx.q;
+        let ga = predict_posvel(&a.estimate, t - a.t, q_h, q_v);
+        let gb = predict_posvel(&b.estimate, t - b.t, q_h, q_v);
+        let d = ga.x - gb.x;
+        (ga.p + gb.p)
+            .cholesky()
+            .is_some_and(|s| d.dot(&s.solve(&d)) < gate)
     }
 
     /// The MHT's steps 3 and 4: hypotheses for this batch's plots, branches updated and
@@ -567,6 +586,23 @@ impl Tracker {
             for h in hyps.iter_mut() {
                 h.branches
                     .retain(|&u| self.index_of(u).is_some_and(|i| deleted[i].is_none()));
+            }
+            if cfg.mht.merge_distance > 0.0 {
+                merge_similar_branches(
+                    hyps,
+                    |u| {
+                        let t = &self.tracks[self.index_of(u)?];
+                        Some(BranchInfo {
+                            family: t.family,
+                            score: t.score,
+                            plots: t.lineage.iter().map(|l| l.0).collect(),
+                            tentative: t.status == TrackStatus::Tentative,
+                        })
+                    },
+                    |a, b| self.branches_similar(a, b, cfg.mht.merge_distance),
+                );
+            }
+            for h in hyps.iter_mut() {
                 h.score = h
                     .branches
                     .iter()
