@@ -123,6 +123,8 @@ pub struct DaemonConfig {
     /// A feed message whose time (converted to our epoch) is further ahead of our wall-clock
     /// run time than this (s) is rejected as `ahead_of_clock`: a source with a wrong clock
     /// would otherwise drag the fused picture's time ahead and age every other track out.
+    /// Keep it well under `track_fusion.max_age_s`. A run replayed faster than real time
+    /// needs an `epoch_unix_ns` far enough in the past (or a larger value here).
     pub max_feed_lead_s: f64,
 }
 
@@ -135,7 +137,7 @@ impl Default for DaemonConfig {
             metrics_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
             status_period_s: 1.0,
             epoch_unix_ns: None,
-            max_feed_lead_s: 30.0,
+            max_feed_lead_s: 5.0,
         }
     }
 }
@@ -329,4 +331,61 @@ fn check_chunk(what: &str, name: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[picture]
+id = "west"
+origin = { lat = 49.84, lon = 24.03, alt_m = 300.0 }
+
+[daemon]
+node_id = "west-1"
+
+[[feeds]]
+id = "east-1"
+
+[[sensors]]
+id = "C1"
+kind = "cartesian"
+sigma_m = 20.0
+"#;
+
+    fn refused(extra: &str) -> String {
+        let text = format!("{BASE}\n{extra}");
+        format!("{:#}", Config::from_toml(&text).expect_err("refused"))
+    }
+
+    #[test]
+    fn feed_settings_default_and_bad_ones_are_named() {
+        let cfg = Config::from_toml(BASE).expect("valid");
+        assert!(cfg.feed_out.enabled && cfg.feed_out.interval_s == 1.0);
+        assert_eq!(cfg.feeds[0].position_sigma_m, 500.0);
+        let fusion = cfg.feed_fusion_config().expect("fusion");
+        assert_eq!(fusion.node_id, "west-1");
+        assert_eq!(fusion.sources, vec!["east-1".to_string()]);
+        assert_eq!(fusion.max_age_s, 12.0);
+        let tuned = format!("{BASE}\n[track_fusion]\nmax_age_s = 20.0\n");
+        let cfg = Config::from_toml(&tuned).expect("valid");
+        assert_eq!(cfg.feed_fusion_config().expect("fusion").max_age_s, 20.0);
+
+        let e = refused("[track_fusion]\nnode_id = \"x\"\n");
+        assert!(e.contains("node_id"), "{e}");
+        let e = refused("[track_fusion]\nmax_age_s = -1.0\n");
+        assert!(e.contains("max_age_s"), "{e}");
+        let e = refused("[track_fusion]\ngate = 3.0\n");
+        assert!(e.contains("gate"), "{e}");
+        let e = refused("[feed_out]\ninterval_s = 0.0\n");
+        assert!(e.contains("interval_s"), "{e}");
+        let e = refused("[[feeds]]\nid = \"C1\"\n");
+        assert!(e.contains("C1"), "{e}");
+        let e = refused("[[feeds]]\nid = \"west-1\"\n");
+        assert!(e.contains("west-1"), "{e}");
+        let renamed = BASE.replace("node_id = \"west-1\"", "node_id = \"C1\"");
+        let e = format!("{:#}", Config::from_toml(&renamed).expect_err("refused"));
+        assert!(e.contains("sensor id"), "{e}");
+    }
 }

@@ -494,3 +494,29 @@ async fn a_node_ignores_its_own_feed_and_echoes_of_its_tracks() {
     node_a.shutdown().await.expect("shutdown");
     router.close().await.expect("close router");
 }
+
+/// The shipped two-node configurations are partners: clients of the same router, each
+/// declaring the other's node id as a feed and publishing its own, with distinct pictures.
+#[test]
+fn the_shipped_client_configurations_are_partners() {
+    let load = |file: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(file);
+        Config::load(&path).expect("shipped configuration")
+    };
+    let (east, west) = (load("client.toml"), load("client-west.toml"));
+    assert_ne!(east.picture.id, west.picture.id);
+    assert_ne!(east.daemon.metrics_addr, west.daemon.metrics_addr);
+    for (me, partner) in [(&east, &west), (&west, &east)] {
+        let feeds: Vec<&str> = me.feeds.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(feeds, vec![partner.daemon.node_id.as_str()]);
+        assert!(me.feed_out.enabled);
+        let zenoh = me.zenoh.as_ref().expect("[zenoh]");
+        assert_eq!(zenoh.get("mode").and_then(|m| m.as_str()), Some("client"));
+        assert_eq!(
+            zenoh.get("connect"),
+            partner.zenoh.as_ref().and_then(|z| z.get("connect"))
+        );
+    }
+}
