@@ -252,10 +252,10 @@ impl Engine {
         let started = Instant::now();
         let fused = self.fusion.inbox.fuse(&self.local);
         self.health.fused(started.elapsed());
+        let feed = self.fusion.out.as_mut().and_then(|o| o.due(&fused.picture));
         let (events, picture) =
             self.shown
-                .update(&self.local, &fused.picture, tracker_events, &fused.moved);
-        let feed = self.fusion.out.as_mut().and_then(|o| o.due(&fused.picture));
+                .update(&self.local, fused.picture, tracker_events, &fused.moved);
         // Alive: the tracker's tracks, tentative included, and the partner-only objects.
         let partner_only = picture.tracks.iter().filter(|t| t.hits == 0).count();
         self.health.tracker_state(

@@ -44,7 +44,7 @@ impl ShownPicture {
     pub fn update(
         &mut self,
         local: &Picture,
-        fused: &Picture,
+        mut fused: Picture,
         tracker_events: &[TrackEvent],
         moved: &BTreeMap<u64, u64>,
     ) -> (Vec<PictureEvent>, PictureSnapshot) {
@@ -67,7 +67,8 @@ impl ShownPicture {
             events.push(PictureEvent::Deleted(number, reason));
         }
         self.tracks.retain(|n, _| numbers.contains(n));
-        for tr in &fused.tracks {
+        self.local_of = local_numbers(local, &fused);
+        for tr in std::mem::take(&mut fused.tracks) {
             let news = self.tracks.get(&tr.number).is_none_or(|old| {
                 old.last_update_t != tr.last_update_t
                     || old.status != tr.status
@@ -75,14 +76,13 @@ impl ShownPicture {
                     || old.icao24 != tr.icao24
             });
             if news {
-                self.tracks.insert(tr.number, tr.clone());
                 events.push(PictureEvent::Updated(tr.number));
+                self.tracks.insert(tr.number, tr);
             }
         }
-        self.local_of = local_numbers(local, fused);
-        let mut shown = fused.clone();
-        shown.tracks = self.tracks.values().cloned().collect();
-        (events, Arc::new(shown))
+        // The fused picture's time and prediction noise, with the tracks last published.
+        fused.tracks = self.tracks.values().cloned().collect();
+        (events, Arc::new(fused))
     }
 }
 
@@ -155,14 +155,14 @@ mod tests {
             track(902, 9.5, 0, 0.0),
         ]);
         let none = BTreeMap::new();
-        let (events, _) = shown.update(&local, &fused, &[], &none);
+        let (events, _) = shown.update(&local, fused.clone(), &[], &none);
         assert_eq!(events.len(), 4, "all new: {events:?}");
         assert_eq!(shown.local_of.get(&900), Some(&2));
 
         // Nothing new: track 1 was only predicted (later t, same last update).
         let mut later = fused.clone();
         later.tracks[0].t = 11.0;
-        let (events, held) = shown.update(&local, &later, &[], &none);
+        let (events, held) = shown.update(&local, later, &[], &none);
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(held.tracks[0].t, 10.0, "the shown version stays");
 
@@ -172,7 +172,7 @@ mod tests {
         let fused = picture(vec![track(1, 10.0, 5, 20.0)]);
         let deleted = [TrackEvent::Deleted(2, DeletionReason::CoastTimeout)];
         let moved = BTreeMap::from([(902, 1)]);
-        let (events, after) = shown.update(&local, &fused, &deleted, &moved);
+        let (events, after) = shown.update(&local, fused, &deleted, &moved);
         assert_eq!(
             events,
             vec![
