@@ -234,12 +234,13 @@ impl Ingest {
             h.reject(Reason::AheadOfClock, feed.tracks.len() as u64, &detail);
             return None;
         }
-        if self.out_of_order(h, feed.t) {
-            let detail = format!("feed at t = {} s older than the window", feed.t);
+        // In our epoch: a source that restarts with a new epoch starts its times again.
+        if self.out_of_order(h, ours) {
+            let detail = format!("feed at t = {ours} s of our run older than the window");
             h.reject(Reason::OutOfOrder, feed.tracks.len() as u64, &detail);
             return None;
         }
-        h.raise_newest_t(feed.t);
+        h.raise_newest_t(ours);
         feed.tracks.retain(|t| match check_source_track(t) {
             Ok(()) => true,
             Err((reason, what)) => {
@@ -426,5 +427,20 @@ mod tests {
                 .is_none()
         );
         assert_eq!(h.rejected(Reason::AheadOfClock), 3);
+        // The source restarts with an epoch 100 s later: its times start again, and are new.
+        let mut restarted = feed.clone();
+        restarted.sequence = 1;
+        restarted.epoch_unix_ns = 100_000_000_000;
+        restarted.t = 1.0;
+        let job = i.track_feed("node-2", &restarted.encode_to_vec(), Instant::now());
+        assert!(job.is_some(), "times are compared in our epoch");
+        assert_eq!(h.newest_t(), Some(101.0));
+        restarted.epoch_unix_ns = 0;
+        let job = i.track_feed("node-2", &restarted.encode_to_vec(), Instant::now());
+        assert!(
+            job.is_none(),
+            "1 s of our run is older than 101 s by more than the window"
+        );
+        assert_eq!(h.rejected(Reason::OutOfOrder), 3);
     }
 }

@@ -520,3 +520,59 @@ fn the_shipped_client_configurations_are_partners() {
         );
     }
 }
+
+/// A partner-only object on the event stream: it appears with a number of ours and the
+/// partner's provenance, and when the partner drops it, it is deleted as `SOURCE_DROPPED`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_tracks_come_and_go_on_the_event_stream() {
+    let router_port = 17620;
+    let router = session("router", router_port).await;
+    let epoch = now_ns() - 3_600_000_000_000;
+    let node_a = Daemon::start(&Node::a(19620, epoch).config(router_port))
+        .await
+        .expect("node A");
+    let consumer = session("client", router_port).await;
+    let events = consumer
+        .declare_subscriber("iapz/out/alpha/tracks/*")
+        .await
+        .expect("subscriber");
+    // The router forwards the subscription to A before it routes the feed put afterwards on
+    // the same link, so A knows the subscriber by the time the feed causes its events.
+    let partner = publisher(&consumer, "iapz/in/tracks/node-b".into()).await;
+    let next = || async {
+        let sample = tokio::time::timeout(PATIENCE, events.recv_async())
+            .await
+            .expect("an event in time")
+            .expect("subscriber open");
+        v1::TrackEvent::decode(sample.payload().to_bytes().as_ref()).expect("TrackEvent")
+    };
+
+    let first = feed("node-b", epoch, &[(7, 50.2, &["B-R1", "node-b"])]);
+    partner.put(first.encode_to_vec()).await.expect("put");
+    let number = match next().await.event {
+        Some(v1::track_event::Event::Update(u)) => {
+            let track = u.track.expect("track");
+            assert_eq!(track.sources, ids(&["B-R1", "node-b"]));
+            assert_eq!(track.update_count, 0);
+            assert!(track.track_number >= 1 << 63);
+            track.track_number
+        }
+        other => panic!("expected an update, got {other:?}"),
+    };
+    let mut second = feed("node-b", epoch, &[]);
+    second.sequence = 2;
+    second.t = 11.0;
+    second.dropped_track_numbers = vec![7];
+    partner.put(second.encode_to_vec()).await.expect("put");
+    match next().await.event {
+        Some(v1::track_event::Event::Deletion(d)) => {
+            assert_eq!(d.track_number, number);
+            assert_eq!(d.reason, v1::DeletionReason::SourceDropped as i32);
+        }
+        other => panic!("expected a deletion, got {other:?}"),
+    }
+    assert!(node_a.pictures().load().picture.tracks.is_empty());
+    consumer.close().await.expect("close");
+    node_a.shutdown().await.expect("shutdown");
+    router.close().await.expect("close router");
+}
