@@ -1,5 +1,6 @@
 //! The daemon's configuration file: the picture, the tracker, the sensors, the partner track
-//! feeds, the daemon's own queues and addresses, and Zenoh's settings passed through.
+//! feeds and their fusion, the node's own feed, the daemon's own queues and addresses, and
+//! Zenoh's settings passed through.
 //!
 //! Sensors are declared as the core declares them ([`SensorConfig`]), except that an
 //! operator gives a sensor's position as WGS-84 `lat`, `lon`, `alt_m`; they are turned into
@@ -26,6 +27,14 @@ pub struct Config {
     /// Declared sources of track feeds (other fusion nodes, partner systems).
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
+    /// Track-to-track fusion tuning: the keys of [`fusion_core::feed::FeedConfig`] except
+    /// `node_id` and `sources`, which come from `[daemon] node_id` and `[[feeds]]`. Absent keys
+    /// take the core's defaults.
+    #[serde(default)]
+    pub track_fusion: toml::Table,
+    /// The node's own picture published as a track feed for other nodes.
+    #[serde(default)]
+    pub feed_out: FeedOutConfig,
     /// The daemon's queues, time window and addresses.
     #[serde(default)]
     pub daemon: DaemonConfig,
@@ -44,15 +53,59 @@ pub const DEFAULT_ZENOH_ENDPOINT: &str = "tcp/127.0.0.1:7447";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
-    /// Source id, as in `iapz/in/tracks/<id>` and `TrackFeed.source_id`.
+    /// Source id, as in `iapz/in/tracks/<id>` and `TrackFeed.source_id`. For another fusion
+    /// node, its `[daemon] node_id`.
     pub id: String,
+    /// Position accuracy (1 sigma per axis, m) assumed for this source's tracks that come
+    /// without a covariance: partners that send none must still be gated and fused.
+    #[serde(default = "FeedConfig::default_position_sigma_m")]
+    pub position_sigma_m: f64,
+    /// Velocity accuracy (1 sigma per axis, m/s) assumed for tracks without a covariance;
+    /// a track without a velocity gets a velocity of 0 known to no better than
+    /// [`crate::wire::UNKNOWN_VELOCITY_SIGMA_MPS`].
+    #[serde(default = "FeedConfig::default_velocity_sigma_mps")]
+    pub velocity_sigma_mps: f64,
+}
+
+impl FeedConfig {
+    fn default_position_sigma_m() -> f64 {
+        500.0
+    }
+
+    fn default_velocity_sigma_mps() -> f64 {
+        50.0
+    }
+}
+
+/// How the node publishes its own picture as a track feed, `iapz/in/tracks/<node_id>`, so
+/// that other nodes can declare it in their `[[feeds]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedOutConfig {
+    /// On by default: a feed nobody subscribes to costs one local message per interval, and a
+    /// node that a partner declares then needs no change.
+    pub enabled: bool,
+    /// Data time (s) between two feed messages; each carries every track of the picture, so
+    /// it must stay well under the receivers' `track_fusion.max_age_s`.
+    pub interval_s: f64,
+}
+
+impl Default for FeedOutConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_s: 1.0,
+        }
+    }
 }
 
 /// Settings of the daemon itself (not of the tracker).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
-    /// Name of this node in its status messages.
+    /// Name of this node: in its status messages, as the `source_id` of its own track feed,
+    /// and in the provenance (`sources`) of the tracks its sensors hold. Must differ from
+    /// every sensor and feed id.
     pub node_id: String,
     /// Bound of the queue between the Zenoh callbacks and the tracker thread, in messages
     /// (plot batches and track feeds). When it is full the oldest queued message is shed.
@@ -67,6 +120,12 @@ pub struct DaemonConfig {
     /// The run epoch (ns since the Unix epoch) that data times count from. Absent: the wall
     /// clock when the daemon starts. Adapters of the same run must use the same epoch.
     pub epoch_unix_ns: Option<i64>,
+    /// A feed message whose time (converted to our epoch) is further ahead of our wall-clock
+    /// run time than this (s) is rejected as `ahead_of_clock`: a source with a wrong clock
+    /// would otherwise drag the fused picture's time ahead and age every other track out.
+    /// Keep it well under `track_fusion.max_age_s`. A run replayed faster than real time
+    /// needs an `epoch_unix_ns` far enough in the past (or a larger value here).
+    pub max_feed_lead_s: f64,
 }
 
 impl Default for DaemonConfig {
@@ -78,6 +137,7 @@ impl Default for DaemonConfig {
             metrics_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
             status_period_s: 1.0,
             epoch_unix_ns: None,
+            max_feed_lead_s: 5.0,
         }
     }
 }
@@ -134,13 +194,39 @@ impl Config {
                 bail!("sensor {id:?} is declared twice");
             }
         }
+        if !(d.max_feed_lead_s.is_finite() && d.max_feed_lead_s > 0.0) {
+            bail!("[daemon] max_feed_lead_s must be a finite number > 0");
+        }
+        check_chunk("[daemon] node_id", &d.node_id)?;
+        if ids.contains(d.node_id.as_str()) {
+            bail!(
+                "[daemon] node_id {:?} is also a sensor id: provenance could not tell them apart",
+                d.node_id
+            );
+        }
         let mut feeds = std::collections::HashSet::new();
         for f in &self.feeds {
             check_chunk("feed id", &f.id)?;
             if !feeds.insert(f.id.as_str()) {
                 bail!("feed {:?} is declared twice", f.id);
             }
+            if ids.contains(f.id.as_str()) {
+                bail!("feed {:?} has the id of a sensor", f.id);
+            }
+            for (key, v) in [
+                ("position_sigma_m", f.position_sigma_m),
+                ("velocity_sigma_mps", f.velocity_sigma_mps),
+            ] {
+                if !(v.is_finite() && v > 0.0) {
+                    bail!("feed {:?}: {key} must be a finite number > 0", f.id);
+                }
+            }
         }
+        let o = &self.feed_out;
+        if !(o.interval_s.is_finite() && o.interval_s > 0.0) {
+            bail!("[feed_out] interval_s must be a finite number > 0");
+        }
+        self.feed_fusion_config()?;
         self.zenoh_config()?;
         Ok(())
     }
@@ -166,6 +252,23 @@ impl Config {
         };
         let json = serde_json::to_string(table).context("[zenoh]: not representable as JSON")?;
         zenoh::Config::from_json5(&json).map_err(|e| anyhow::anyhow!("[zenoh]: {e}"))
+    }
+
+    /// The track-to-track fusion's configuration: `[track_fusion]` with our node id and the
+    /// declared feed sources, checked by the core.
+    pub fn feed_fusion_config(&self) -> Result<fusion_core::FeedConfig> {
+        let mut table = self.track_fusion.clone();
+        for key in ["node_id", "sources"] {
+            if table.contains_key(key) {
+                bail!("[track_fusion] {key}: set by [daemon] node_id and [[feeds]], not here");
+            }
+        }
+        table.insert("node_id".into(), self.daemon.node_id.clone().into());
+        let sources = self.feeds.iter().map(|f| f.id.clone().into()).collect();
+        table.insert("sources".into(), toml::Value::Array(sources));
+        let cfg: fusion_core::FeedConfig = table.try_into().context("[track_fusion]")?;
+        cfg.validate().context("[track_fusion]")?;
+        Ok(cfg)
     }
 
     /// The ENU frame of the picture.
@@ -228,4 +331,61 @@ fn check_chunk(what: &str, name: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[picture]
+id = "west"
+origin = { lat = 49.84, lon = 24.03, alt_m = 300.0 }
+
+[daemon]
+node_id = "west-1"
+
+[[feeds]]
+id = "east-1"
+
+[[sensors]]
+id = "C1"
+kind = "cartesian"
+sigma_m = 20.0
+"#;
+
+    fn refused(extra: &str) -> String {
+        let text = format!("{BASE}\n{extra}");
+        format!("{:#}", Config::from_toml(&text).expect_err("refused"))
+    }
+
+    #[test]
+    fn feed_settings_default_and_bad_ones_are_named() {
+        let cfg = Config::from_toml(BASE).expect("valid");
+        assert!(cfg.feed_out.enabled && cfg.feed_out.interval_s == 1.0);
+        assert_eq!(cfg.feeds[0].position_sigma_m, 500.0);
+        let fusion = cfg.feed_fusion_config().expect("fusion");
+        assert_eq!(fusion.node_id, "west-1");
+        assert_eq!(fusion.sources, vec!["east-1".to_string()]);
+        assert_eq!(fusion.max_age_s, 12.0);
+        let tuned = format!("{BASE}\n[track_fusion]\nmax_age_s = 20.0\n");
+        let cfg = Config::from_toml(&tuned).expect("valid");
+        assert_eq!(cfg.feed_fusion_config().expect("fusion").max_age_s, 20.0);
+
+        let e = refused("[track_fusion]\nnode_id = \"x\"\n");
+        assert!(e.contains("node_id"), "{e}");
+        let e = refused("[track_fusion]\nmax_age_s = -1.0\n");
+        assert!(e.contains("max_age_s"), "{e}");
+        let e = refused("[track_fusion]\ngate = 3.0\n");
+        assert!(e.contains("gate"), "{e}");
+        let e = refused("[feed_out]\ninterval_s = 0.0\n");
+        assert!(e.contains("interval_s"), "{e}");
+        let e = refused("[[feeds]]\nid = \"C1\"\n");
+        assert!(e.contains("C1"), "{e}");
+        let e = refused("[[feeds]]\nid = \"west-1\"\n");
+        assert!(e.contains("west-1"), "{e}");
+        let renamed = BASE.replace("node_id = \"west-1\"", "node_id = \"C1\"");
+        let e = format!("{:#}", Config::from_toml(&renamed).expect_err("refused"));
+        assert!(e.contains("sensor id"), "{e}");
+    }
 }

@@ -1,9 +1,10 @@
 //! The tracker thread and the bounded lock-free queue in front of it.
 //!
 //! The Zenoh callbacks push [`Input`]s into an [`InputQueue`] (a fixed-size lock-free ring)
-//! and return at once; one dedicated thread pops them in arrival order, runs the tracker,
-//! swaps the new picture into the [`PictureStore`] and hands the track events to the
-//! publisher thread.
+//! and return at once; one dedicated thread pops them in arrival order, runs the tracker on
+//! plots and the feed inbox on partner tracks, fuses the two track-to-track
+//! ([`crate::feeds`]), swaps the picture to show into the [`PictureStore`] and hands the
+//! track events (and, when due, our own feed message) to the publisher thread.
 //!
 //! Load shedding: when the queue is full, pushing a new message drops the **oldest** queued
 //! message (of whatever input). The newest data are worth most to a real-time picture and the
@@ -15,13 +16,16 @@
 //! Back-pressure on the output side: the publisher channel is bounded too; if consumers are
 //! so slow that it fills, the tracker thread waits for it, and the input queue sheds.
 
-use crate::feeds::{FeedContinuity, FeedInbox};
+use crate::feeds::{FeedContinuity, FeedInbox, FeedOut};
 use crate::ingest::{FeedJob, PlotJob};
+use crate::shown::{PictureEvent, ShownPicture};
 use crate::snapshot::PictureStore;
 use crate::status::{Health, InputHealth, Reason};
 use crossbeam::channel::Sender;
 use crossbeam::queue::ArrayQueue;
+use fusion_core::feed::FeedError;
 use fusion_core::{PictureSnapshot, PlotError, TrackEvent, Tracker};
+use iapz_proto::v1;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
@@ -36,15 +40,17 @@ pub enum Input {
     Feed(FeedJob),
 }
 
-/// Track events of one batch, with the picture they refer to, for the publisher.
+/// Track events of one input, with the picture they refer to, for the publisher.
 #[derive(Debug)]
 pub struct Output {
-    /// What happened to confirmed tracks.
-    pub events: Vec<TrackEvent>,
-    /// The picture after the batch (updated tracks are read from it).
+    /// What happened to the tracks of the shown picture.
+    pub events: Vec<PictureEvent>,
+    /// The picture after the input (updated tracks are read from it).
     pub picture: PictureSnapshot,
     /// Arrival time of the input that caused the events.
     pub received: Instant,
+    /// Our own feed message, when one is due.
+    pub feed: Option<v1::TrackFeed>,
 }
 
 /// The bounded queue between the Zenoh callbacks and the tracker thread.
@@ -113,6 +119,15 @@ impl InputQueue {
 /// Number of recent batches over which the scan-time p99 of the status is computed.
 const SCAN_WINDOW: usize = 256;
 
+/// Where the fused picture goes besides the store: the partner inbox, the shown picture and
+/// our own feed (`None`: `[feed_out]` disabled).
+pub struct Fusion {
+    /// The partner tracks, fused with the tracker's picture.
+    pub inbox: FeedInbox,
+    /// Our own picture as a feed.
+    pub out: Option<FeedOut>,
+}
+
 /// The tracker thread's state.
 pub struct Engine {
     tracker: Tracker,
@@ -120,7 +135,10 @@ pub struct Engine {
     health: Arc<Health>,
     store: Arc<PictureStore>,
     out: Sender<Output>,
-    feeds: FeedInbox,
+    fusion: Fusion,
+    /// The tracker's latest picture (fused again when a feed message arrives).
+    local: PictureSnapshot,
+    shown: ShownPicture,
     /// Recent scan times (ms), a ring of [`SCAN_WINDOW`].
     scan_ms: Vec<f64>,
     scans: usize,
@@ -144,23 +162,25 @@ impl EngineHandle {
 }
 
 impl Engine {
-    /// An engine around `tracker`, reading `queue`, writing pictures to `store` and events to
-    /// `out`.
+    /// An engine around `tracker` and `fusion`, reading `queue`, writing pictures to `store`
+    /// and events to `out`.
     pub fn new(
         tracker: Tracker,
+        fusion: Fusion,
         queue: Arc<InputQueue>,
         health: Arc<Health>,
         store: Arc<PictureStore>,
         out: Sender<Output>,
     ) -> Self {
-        let feeds = FeedInbox::new(health.feeds.len());
         Self {
+            local: tracker.snapshot(),
             tracker,
             queue,
             health,
             store,
             out,
-            feeds,
+            fusion,
+            shown: ShownPicture::default(),
             scan_ms: Vec::with_capacity(SCAN_WINDOW),
             scans: 0,
         }
@@ -204,23 +224,52 @@ impl Engine {
             }
             outcome.events
         };
-        let picture = self.tracker.snapshot();
-        self.scanned(started.elapsed(), &picture);
-        self.store.publish(picture.clone());
-        self.emit(events, picture, job.received);
+        self.local = self.tracker.snapshot();
+        self.scanned(started.elapsed());
+        self.show(&events, job.received);
     }
 
     fn feed(&mut self, job: FeedJob) {
-        let id = &self.health.feeds[job.source].id;
-        match self.feeds.apply(job.source, job.feed) {
-            Some(FeedContinuity::Gap(n)) => tracing::info!(source = %id, lost = n, "feed gap"),
-            Some(FeedContinuity::Restarted) => tracing::info!(source = %id, "feed restarted"),
-            _ => {}
+        let h = &self.health.feeds[job.source];
+        let Some(applied) = self.fusion.inbox.apply(job.source, job.feed) else {
+            return;
+        };
+        match applied.continuity {
+            FeedContinuity::Gap(n) => tracing::info!(source = %h.id, lost = n, "feed gap"),
+            FeedContinuity::Restarted => tracing::info!(source = %h.id, "feed restarted"),
+            FeedContinuity::InOrder => {}
         }
+        for r in &applied.outcome.rejected {
+            let n = if r.index.is_some() { 1 } else { applied.tracks };
+            h.reject(feed_error_reason(&r.error), n as u64, &r.error);
+        }
+        self.show(&[], job.received);
     }
 
-    /// Records the scan time and the tracker's state for the status and metrics.
-    fn scanned(&mut self, took: Duration, picture: &PictureSnapshot) {
+    /// Fuses the tracker's latest picture with the feeds, shows the result and hands what
+    /// changed (and our feed, when due) to the publisher.
+    fn show(&mut self, tracker_events: &[TrackEvent], received: Instant) {
+        let started = Instant::now();
+        let fused = self.fusion.inbox.fuse(&self.local);
+        self.health.fused(started.elapsed());
+        let feed = self.fusion.out.as_mut().and_then(|o| o.due(&fused.picture));
+        let (events, picture) =
+            self.shown
+                .update(&self.local, fused.picture, tracker_events, &fused.moved);
+        // Alive: the tracker's tracks, tentative included, and the partner-only objects.
+        let partner_only = picture.tracks.iter().filter(|t| t.hits == 0).count();
+        self.health.tracker_state(
+            self.local.t,
+            self.tracker.tracks().len() + partner_only,
+            picture.tracks.len(),
+            self.scan_p99(),
+        );
+        self.store.publish(picture.clone());
+        self.emit(events, picture, received, feed);
+    }
+
+    /// Records the scan time for the status and metrics.
+    fn scanned(&mut self, took: Duration) {
         let ms = took.as_secs_f64() * 1e3;
         self.health.metrics.scan_time.record(took.as_secs_f64());
         if self.scan_ms.len() < SCAN_WINDOW {
@@ -229,30 +278,51 @@ impl Engine {
             self.scan_ms[self.scans % SCAN_WINDOW] = ms;
         }
         self.scans += 1;
-        let mut sorted = self.scan_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        let p99 = sorted[(sorted.len() - 1) * 99 / 100];
-        self.health.tracker_state(
-            picture.t,
-            self.tracker.tracks().len(),
-            picture.tracks.len(),
-            p99,
-        );
         self.health.metrics.queue_depth.set(self.queue.len() as f64);
     }
 
-    fn emit(&self, events: Vec<TrackEvent>, picture: PictureSnapshot, received: Instant) {
-        if events.is_empty() {
+    /// The 99th percentile of the recent scan times (ms); 0 before the first scan.
+    fn scan_p99(&self) -> f64 {
+        if self.scan_ms.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.scan_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[(sorted.len() - 1) * 99 / 100]
+    }
+
+    fn emit(
+        &self,
+        events: Vec<PictureEvent>,
+        picture: PictureSnapshot,
+        received: Instant,
+        feed: Option<v1::TrackFeed>,
+    ) {
+        if events.is_empty() && feed.is_none() {
             return;
         }
         let output = Output {
             events,
             picture,
             received,
+            feed,
         };
         if self.out.send(output).is_err() {
             tracing::error!("the publisher is gone: track events not published");
         }
+    }
+}
+
+/// The reason under which a refused feed track (or message) is counted.
+fn feed_error_reason(e: &FeedError) -> Reason {
+    match e {
+        FeedError::UnknownSource(_) => Reason::UnknownSensor,
+        FeedError::NonFinite => Reason::NonFinite,
+        FeedError::NotPositiveDefinite | FeedError::Ahead { .. } => Reason::OutOfRange,
+        FeedError::Backwards { .. } => Reason::OutOfOrder,
+        FeedError::Stale { .. } => Reason::Late,
+        FeedError::DuplicateNumber(_) => Reason::Malformed,
+        FeedError::TooManyTracks(_) => Reason::TooManyTracks,
     }
 }
 

@@ -8,7 +8,13 @@
 //! at most `reorder_window_s` (adapters that merge several receivers, or a network path that
 //! reorders, deliver slightly out of order); an older plot is rejected as `out_of_order`.
 //! Within the window the tracker takes it, and its own `max_plot_lag_s` still applies.
+//!
+//! Track feeds: our own feed coming back (`iapz/in/tracks/<node_id>`, e.g. republished by
+//! another node) is ignored and counted apart; a feed whose time, converted to our epoch, is
+//! ahead of our wall-clock run time by more than `max_feed_lead_s` is rejected as
+//! `ahead_of_clock` (the only place the daemon compares data time with the wall clock).
 
+use crate::feeds::epoch_offset_s;
 use crate::status::{Health, InputHealth, Reason};
 use crate::wire::{WirePlotError, plot_from_wire};
 use fusion_core::{Plot, SensorIndex};
@@ -16,7 +22,28 @@ use iapz_proto::v1;
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// What the ingest of track feeds needs to know about this node and its clock.
+#[derive(Debug, Clone)]
+pub struct FeedClock {
+    /// Our node id: the source id of our own feed, which we ignore when it comes back.
+    pub node_id: String,
+    /// Our run epoch (ns since the Unix epoch).
+    pub epoch_unix_ns: i64,
+    /// How far (s) a feed may be ahead of our wall-clock run time.
+    pub max_lead_s: f64,
+}
+
+impl FeedClock {
+    /// Our run time now by the wall clock (s since our epoch).
+    fn run_time_s(&self) -> f64 {
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        (now_ns as f64 - self.epoch_unix_ns as f64) * 1e-9
+    }
+}
 
 /// One sensor's plots, ready for the tracker.
 #[derive(Debug, Clone)]
@@ -48,13 +75,14 @@ pub struct Ingest {
     sensors: HashMap<String, SensorIndex>,
     feeds: HashMap<String, usize>,
     reorder_window_s: f64,
+    clock: FeedClock,
     health: Arc<Health>,
 }
 
 impl Ingest {
     /// An ingest for the sensors and feed sources of `health` (same order as the tracker's
     /// sensor indices and the configuration's feeds).
-    pub fn new(health: Arc<Health>, reorder_window_s: f64) -> Self {
+    pub fn new(health: Arc<Health>, reorder_window_s: f64, clock: FeedClock) -> Self {
         Self {
             sensors: health
                 .sensors
@@ -69,6 +97,7 @@ impl Ingest {
                 .map(|(i, s)| (s.id.clone(), i))
                 .collect(),
             reorder_window_s,
+            clock,
             health,
         }
     }
@@ -168,6 +197,10 @@ impl Ingest {
     /// A `TrackFeed` received on `iapz/in/tracks/<source>`. Invalid tracks are removed and
     /// counted; `None` when the whole message is rejected.
     pub fn track_feed(&self, source: &str, payload: &[u8], received: Instant) -> Option<FeedJob> {
+        if source == self.clock.node_id {
+            self.health.own_feed_ignored();
+            return None;
+        }
         let Some(&index) = self.feeds.get(source) else {
             self.health.feed_messages.reject(
                 Reason::UnknownSensor,
@@ -194,12 +227,20 @@ impl Ingest {
             h.reject(Reason::NonFinite, feed.tracks.len() as u64, &"feed time");
             return None;
         }
-        if self.out_of_order(h, feed.t) {
-            let detail = format!("feed at t = {} s older than the window", feed.t);
+        let ours = feed.t + epoch_offset_s(feed.epoch_unix_ns, self.clock.epoch_unix_ns);
+        let limit = self.clock.run_time_s() + self.clock.max_lead_s;
+        if ours > limit {
+            let detail = format!("feed at t = {ours} s of our run, the clock allows {limit} s");
+            h.reject(Reason::AheadOfClock, feed.tracks.len() as u64, &detail);
+            return None;
+        }
+        // In our epoch: a source that restarts with a new epoch starts its times again.
+        if self.out_of_order(h, ours) {
+            let detail = format!("feed at t = {ours} s of our run older than the window");
             h.reject(Reason::OutOfOrder, feed.tracks.len() as u64, &detail);
             return None;
         }
-        h.raise_newest_t(feed.t);
+        h.raise_newest_t(ours);
         feed.tracks.retain(|t| match check_source_track(t) {
             Ok(()) => true,
             Err((reason, what)) => {
@@ -265,7 +306,12 @@ mod tests {
 
     fn ingest() -> Ingest {
         let health = Health::new(&["R1".into()], &["node-2".into()], Metrics::unexported());
-        Ingest::new(health, 2.0)
+        let clock = FeedClock {
+            node_id: "node-1".into(),
+            epoch_unix_ns: 0,
+            max_lead_s: 30.0,
+        };
+        Ingest::new(health, 2.0, clock)
     }
 
     fn batch(sensor: &str, times: &[f64]) -> Vec<u8> {
@@ -364,5 +410,37 @@ mod tests {
                 .is_none()
         );
         assert_eq!(i.health.feed_messages.rejected(Reason::UnknownSensor), 1);
+        // Our own feed coming back is ignored, not rejected.
+        assert!(
+            i.track_feed("node-1", &feed.encode_to_vec(), Instant::now())
+                .is_none()
+        );
+        assert_eq!(i.health.own_feed_ignored_count(), 1);
+        assert_eq!(i.health.feed_messages.rejected(Reason::UnknownSensor), 1);
+        // Our epoch is 1970 here: a feed a day ahead of the wall clock is refused.
+        let mut ahead = feed.clone();
+        ahead.sequence = 2;
+        ahead.epoch_unix_ns = 86_400_000_000_000;
+        ahead.t = i.clock.run_time_s();
+        assert!(
+            i.track_feed("node-2", &ahead.encode_to_vec(), Instant::now())
+                .is_none()
+        );
+        assert_eq!(h.rejected(Reason::AheadOfClock), 3);
+        // The source restarts with an epoch 100 s later: its times start again, and are new.
+        let mut restarted = feed.clone();
+        restarted.sequence = 1;
+        restarted.epoch_unix_ns = 100_000_000_000;
+        restarted.t = 1.0;
+        let job = i.track_feed("node-2", &restarted.encode_to_vec(), Instant::now());
+        assert!(job.is_some(), "times are compared in our epoch");
+        assert_eq!(h.newest_t(), Some(101.0));
+        restarted.epoch_unix_ns = 0;
+        let job = i.track_feed("node-2", &restarted.encode_to_vec(), Instant::now());
+        assert!(
+            job.is_none(),
+            "1 s of our run is older than 101 s by more than the window"
+        );
+        assert_eq!(h.rejected(Reason::OutOfOrder), 3);
     }
 }

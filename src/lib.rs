@@ -4,7 +4,7 @@
 //! Plot batches and track feeds arrive over Zenoh as protobuf (`iapz.v1`, crate
 //! `iapz-proto`); the tracker (`fusion-core`) runs on its own thread behind a bounded queue;
 //! track events, snapshots and status leave over Zenoh; metrics go to Prometheus. One file per
-//! part: [`config`], [`keys`], [`wire`], [`ingest`], [`engine`], [`feeds`], [`snapshot`],
+//! part: [`config`], [`keys`], [`wire`], [`ingest`], [`engine`], [`feeds`], [`shown`], [`snapshot`],
 //! [`publish`], [`status`], [`metrics`], and [`run`] which wires them.
 
 pub mod config;
@@ -15,6 +15,7 @@ pub mod keys;
 pub mod metrics;
 pub mod publish;
 pub mod run;
+pub mod shown;
 pub mod snapshot;
 pub mod status;
 pub mod wire;

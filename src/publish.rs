@@ -1,15 +1,19 @@
 //! The publisher thread: track events from the tracker thread become `TrackEvent` messages on
-//! `iapz/out/<picture>/tracks/<track number>`.
+//! `iapz/out/<picture>/tracks/<track number>`, and our own feed messages go out on
+//! `iapz/in/tracks/<node_id>`.
+//!
+//! Our feed is put for remote subscribers only (`Locality::Remote`): our own feed subscriber
+//! would only ignore it.
 //!
 //! Track data use Zenoh's `Block` congestion control (the default, `Drop`, loses messages
 //! under load); the wait this may cause stays on this thread, never on the tracker's.
 
 use crate::engine::Output;
 use crate::keys;
+use crate::shown::PictureEvent;
 use crate::status::Health;
-use crate::wire::{deletion_to_wire, track_to_wire, wire_time};
+use crate::wire::{track_to_wire, wire_time};
 use crossbeam::channel::Receiver;
-use fusion_core::TrackEvent;
 use fusion_core::geodesy::LocalFrame;
 use iapz_proto::v1;
 use prost::Message;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use zenoh::Wait;
 use zenoh::qos::CongestionControl;
+use zenoh::sample::Locality;
 
 /// Everything the publisher needs.
 pub struct Publisher {
@@ -24,6 +29,8 @@ pub struct Publisher {
     pub session: zenoh::Session,
     /// Picture id (part of the key expressions).
     pub picture_id: String,
+    /// Our node id: the source of our own feed.
+    pub node_id: String,
     /// Frame of the picture, for geodetic positions.
     pub frame: LocalFrame,
     /// Counters and metrics.
@@ -46,7 +53,7 @@ impl Publisher {
         let picture = &output.picture;
         for event in &output.events {
             let (number, event) = match *event {
-                TrackEvent::Confirmed(n) | TrackEvent::Updated(n) => {
+                PictureEvent::Updated(n) => {
                     let Ok(i) = picture.tracks.binary_search_by_key(&n, |t| t.number) else {
                         tracing::error!(track = n, "event for a track not in the picture");
                         continue;
@@ -56,12 +63,12 @@ impl Publisher {
                     let update = v1::TrackUpdate { track: Some(track) };
                     (n, v1::track_event::Event::Update(update))
                 }
-                TrackEvent::Deleted(n, reason) => {
+                PictureEvent::Deleted(n, reason) => {
                     self.health.metrics.deletions_out.increment(1);
                     let deletion = v1::TrackDeletion {
                         track_number: n,
                         t: wire_time(picture.t),
-                        reason: deletion_to_wire(reason) as i32,
+                        reason: reason as i32,
                     };
                     (n, v1::track_event::Event::Deletion(deletion))
                 }
@@ -77,9 +84,23 @@ impl Publisher {
                 tracing::warn!(key, "publishing a track event failed: {e}");
             }
         }
-        self.health
-            .metrics
-            .plot_to_publish
-            .record(output.received.elapsed().as_secs_f64());
+        if let Some(feed) = &output.feed {
+            let key = keys::tracks_in(&self.node_id);
+            if let Err(e) = self
+                .session
+                .put(&key, feed.encode_to_vec())
+                .congestion_control(CongestionControl::Block)
+                .allowed_destination(Locality::Remote)
+                .wait()
+            {
+                tracing::warn!(key, "publishing our track feed failed: {e}");
+            }
+        }
+        if !output.events.is_empty() {
+            self.health
+                .metrics
+                .plot_to_publish
+                .record(output.received.elapsed().as_secs_f64());
+        }
     }
 }

@@ -3,20 +3,24 @@
 //! ```text
 //! Zenoh subscribers (iapz/in/plots/*, iapz/in/tracks/*)   -- callbacks: decode, validate
 //!   -> bounded lock-free queue (sheds the oldest when full)
-//!   -> tracker thread (fusion-core) -> picture (arc-swap) -> snapshot queryable
+//!   -> tracker thread (fusion-core tracker + track-to-track fusion of the feeds)
+//!        -> shown picture (arc-swap) -> snapshot queryable
 //!   -> bounded channel -> publisher thread -> iapz/out/<picture>/tracks/<n>
+//!                                          -> iapz/in/tracks/<node_id> (our feed, remote only)
 //! status task (every status_period_s) -> iapz/out/<picture>/status
 //! Prometheus endpoint (metrics_addr)   -> http://ADDR/metrics
 //! ```
 
 use crate::config::Config;
-use crate::engine::{Engine, EngineHandle, Input, InputQueue};
-use crate::ingest::Ingest;
+use crate::engine::{Engine, EngineHandle, Fusion, Input, InputQueue};
+use crate::feeds::{FeedInbox, FeedOut};
+use crate::ingest::{FeedClock, Ingest};
 use crate::keys;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::snapshot::PictureStore;
 use crate::status::{Health, StatusBuilder};
+use crate::wire::AssumedAccuracy;
 use anyhow::{Context, Result, anyhow};
 use fusion_core::Tracker;
 use prost::Message;
@@ -61,6 +65,31 @@ impl Daemon {
                 .try_into()
                 .context("the wall clock is past 2262")?,
         };
+        let assumed: Vec<AssumedAccuracy> = cfg
+            .feeds
+            .iter()
+            .map(|f| AssumedAccuracy {
+                position_sigma_m: f.position_sigma_m,
+                velocity_sigma_mps: f.velocity_sigma_mps,
+            })
+            .collect();
+        let fusion = Fusion {
+            inbox: FeedInbox::new(
+                cfg.feed_fusion_config()?,
+                &assumed,
+                cfg.frame(),
+                epoch_unix_ns,
+            )
+            .context("building the track-to-track fusion")?,
+            out: cfg.feed_out.enabled.then(|| {
+                FeedOut::new(
+                    &d.node_id,
+                    epoch_unix_ns,
+                    cfg.frame(),
+                    cfg.feed_out.interval_s,
+                )
+            }),
+        };
 
         let session = zenoh::open(cfg.zenoh_config()?)
             .await
@@ -91,16 +120,29 @@ impl Daemon {
         let publisher = Publisher {
             session: session.clone(),
             picture_id: cfg.picture.id.clone(),
+            node_id: d.node_id.clone(),
             frame: cfg.frame(),
             health: health.clone(),
         }
         .spawn(rx)
         .context("starting the publisher thread")?;
-        let engine = Engine::new(tracker, queue.clone(), health.clone(), store.clone(), tx)
-            .spawn()
-            .context("starting the tracker thread")?;
+        let engine = Engine::new(
+            tracker,
+            fusion,
+            queue.clone(),
+            health.clone(),
+            store.clone(),
+            tx,
+        )
+        .spawn()
+        .context("starting the tracker thread")?;
 
-        let ingest = Arc::new(Ingest::new(health.clone(), d.reorder_window_s));
+        let clock = FeedClock {
+            node_id: d.node_id.clone(),
+            epoch_unix_ns,
+            max_lead_s: d.max_feed_lead_s,
+        };
+        let ingest = Arc::new(Ingest::new(health.clone(), d.reorder_window_s, clock));
         let plots = {
             let ingest = ingest.clone();
             subscribe(

@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Messages of our own feed that came back to us and were ignored (counter, no labels).
+pub const OWN_FEED_IGNORED: &str = "iapz_own_feed_ignored_total";
+
 /// Why a plot, a message or a feed track was not used. The `as_str` names are the `reason`
 /// labels of the metrics and the keys of `SensorStatus.rejections_by_reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +40,15 @@ pub enum Reason {
     Late,
     /// Dropped because the tracker's input queue was full (see `engine`'s shedding policy).
     Shed,
+    /// A feed message further ahead of our wall-clock run time than `max_feed_lead_s`.
+    AheadOfClock,
+    /// A feed track beyond the source's `track_fusion.max_tracks_per_source`.
+    TooManyTracks,
 }
 
 impl Reason {
     /// Every reason, in a fixed order (index = [`Reason::index`]).
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 12] = [
         Reason::Malformed,
         Reason::UnknownSensor,
         Reason::SensorMismatch,
@@ -52,6 +59,8 @@ impl Reason {
         Reason::OutOfOrder,
         Reason::Late,
         Reason::Shed,
+        Reason::AheadOfClock,
+        Reason::TooManyTracks,
     ];
 
     /// The stable name used as a label and map key.
@@ -67,6 +76,8 @@ impl Reason {
             Reason::OutOfOrder => "out_of_order",
             Reason::Late => "late",
             Reason::Shed => "shed",
+            Reason::AheadOfClock => "ahead_of_clock",
+            Reason::TooManyTracks => "too_many_tracks",
         }
     }
 
@@ -256,6 +267,11 @@ pub struct Health {
     pub feed_messages: InputHealth,
     /// The daemon's metrics.
     pub metrics: Metrics,
+    /// Our own feed coming back (`iapz/in/tracks/<node_id>`), ignored: counted, not rejected.
+    own_feed_ignored: AtomicU64,
+    m_own_feed_ignored: Counter,
+    /// Track-to-track fusions: count, total and longest wall time (ns).
+    fusions: [AtomicU64; 3],
     live_tracks: AtomicU64,
     confirmed_tracks: AtomicU64,
     scan_ms_p99: AtomicU64,
@@ -288,6 +304,9 @@ impl Health {
                 .collect(),
             plot_messages,
             feed_messages,
+            own_feed_ignored: AtomicU64::new(0),
+            m_own_feed_ignored: metrics.counter(OWN_FEED_IGNORED, &[]),
+            fusions: Default::default(),
             metrics,
             live_tracks: AtomicU64::new(0),
             confirmed_tracks: AtomicU64::new(0),
@@ -306,6 +325,37 @@ impl Health {
             .store(scan_ms_p99.to_bits(), Ordering::Relaxed);
         self.metrics.live_tracks.set(live as f64);
         self.metrics.confirmed_tracks.set(confirmed as f64);
+    }
+
+    /// Data time of the tracker after its latest batch.
+    pub fn tracker_t(&self) -> f64 {
+        f64::from_bits(self.tracker_t.load(Ordering::Relaxed))
+    }
+
+    /// Counts one message of our own feed that came back to us.
+    pub fn own_feed_ignored(&self) {
+        self.own_feed_ignored.fetch_add(1, Ordering::Relaxed);
+        self.m_own_feed_ignored.increment(1);
+    }
+
+    /// Messages of our own feed that came back and were ignored.
+    pub fn own_feed_ignored_count(&self) -> u64 {
+        self.own_feed_ignored.load(Ordering::Relaxed)
+    }
+
+    /// Records the wall time of one track-to-track fusion (called by the tracker thread).
+    pub fn fused(&self, took: Duration) {
+        let ns = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.fusions[0].fetch_add(1, Ordering::Relaxed);
+        self.fusions[1].fetch_add(ns, Ordering::Relaxed);
+        self.fusions[2].fetch_max(ns, Ordering::Relaxed);
+    }
+
+    /// Track-to-track fusions so far: how many, their mean and their longest wall time.
+    pub fn fusion_times(&self) -> (u64, Duration, Duration) {
+        let [n, total, max] = [0, 1, 2].map(|i| self.fusions[i].load(Ordering::Relaxed));
+        let mean = total.checked_div(n).unwrap_or(0);
+        (n, Duration::from_nanos(mean), Duration::from_nanos(max))
     }
 
     /// Messages waiting in the queue, over all inputs.

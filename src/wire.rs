@@ -1,12 +1,20 @@
-//! Conversions between the wire messages (`iapz.v1`) and the tracker's own types: plots in,
-//! tracks and pictures out. The one place where the daemon knows both vocabularies.
+//! Conversions between the wire messages (`iapz.v1`) and the tracker's own types: plots and
+//! partner tracks in, tracks, pictures and our own feed tracks out. The one place where the
+//! daemon knows both vocabularies.
+//!
+//! Feed tracks travel geodetic, with velocity and covariance in the ENU frame tangent at the
+//! track's own position (partners do not share our origin); they are rotated into and out of
+//! the picture's frame here.
 
-use fusion_core::geodesy::LocalFrame;
+use fusion_core::RemoteTrack;
+use fusion_core::geodesy::{Geodetic, LocalFrame};
+use fusion_core::kalman::Gaussian;
 use fusion_core::picture::{Picture, PictureTrack};
 use fusion_core::track::{DeletionReason, TrackStatus};
 use fusion_core::{Measurement, Plot, SensorIndex};
 use iapz_proto::v1;
-use nalgebra::Vector3;
+use nalgebra::{Matrix3, Matrix6, Vector3, Vector6};
+use std::sync::Arc;
 
 /// Why a wire plot cannot become a tracker plot (checks the tracker does not make itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,18 +103,131 @@ pub fn track_to_wire(tr: &PictureTrack, frame: &LocalFrame) -> v1::Track {
         }),
         status: status_to_wire(tr.status) as i32,
         score: tr.score,
-        sources: {
-            let mut s: Vec<String> = tr.sources.iter().map(|s| s.to_string()).collect();
-            s.sort();
-            s.dedup();
-            s
-        },
-        identity: tr.icao24.map(|a| v1::Identity {
-            icao24: Some(a),
-            ..Default::default()
-        }),
+        sources: sorted_ids(&tr.sources),
+        identity: identity_to_wire(tr.icao24),
         last_update_t: tr.last_update_t,
         update_count: tr.hits,
+    }
+}
+
+/// Ids sorted and without duplicates, as `Track.sources` and `SourceTrack.sources` want them.
+fn sorted_ids(ids: &[Arc<str>]) -> Vec<String> {
+    let mut s: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+fn identity_to_wire(icao24: Option<u32>) -> Option<v1::Identity> {
+    icao24.map(|a| v1::Identity {
+        icao24: Some(a),
+        ..Default::default()
+    })
+}
+
+/// Velocity accuracy (1 sigma per axis, m/s) given to a feed track that reports no velocity:
+/// faster than any air target, so that such a track is gated on position only.
+pub const UNKNOWN_VELOCITY_SIGMA_MPS: f64 = 300.0;
+
+/// Accuracy assumed for a source's tracks that come without a covariance (the source's
+/// `[[feeds]]` settings).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AssumedAccuracy {
+    /// Position, 1 sigma per axis (m).
+    pub position_sigma_m: f64,
+    /// Velocity, 1 sigma per axis (m/s).
+    pub velocity_sigma_mps: f64,
+}
+
+/// The rotation of position-velocity states from the ENU frame tangent at `at` into `frame`
+/// (the same 3x3 rotation on both halves).
+fn tangent_to_frame(frame: &LocalFrame, at: &Geodetic) -> Matrix6<f64> {
+    let r: Matrix3<f64> = frame.rotation() * LocalFrame::new(*at).rotation().transpose();
+    let mut t = Matrix6::zeros();
+    t.fixed_view_mut::<3, 3>(0, 0).copy_from(&r);
+    t.fixed_view_mut::<3, 3>(3, 3).copy_from(&r);
+    t
+}
+
+/// One partner track as the fusion takes it: position in our ENU `frame`, velocity and
+/// covariance rotated into it, time moved into our epoch by adding `offset_s` (the source's
+/// epoch minus ours). `None` without a position (ingest has refused those already).
+pub fn remote_from_wire(
+    st: &v1::SourceTrack,
+    frame: &LocalFrame,
+    offset_s: f64,
+    assumed: AssumedAccuracy,
+) -> Option<RemoteTrack> {
+    let p = st.position.as_ref()?;
+    let at = Geodetic::new(p.lat_deg, p.lon_deg, p.alt_m);
+    let v = st.velocity.as_ref().map_or([0.0; 3], |v| [v.x, v.y, v.z]);
+    let cov = match iapz_proto::upper_to_cov6(&st.covariance) {
+        Ok(m) => Matrix6::from_fn(|i, j| m[i][j]),
+        Err(_) => {
+            let v_sigma = if st.velocity.is_some() {
+                assumed.velocity_sigma_mps
+            } else {
+                UNKNOWN_VELOCITY_SIGMA_MPS
+            };
+            let (ps, vs) = (assumed.position_sigma_m.powi(2), v_sigma.powi(2));
+            Matrix6::from_diagonal(&Vector6::new(ps, ps, ps, vs, vs, vs))
+        }
+    };
+    let t = tangent_to_frame(frame, &at);
+    let pos = frame.to_enu(&at);
+    let vel = t.fixed_view::<3, 3>(0, 0) * Vector3::from(v);
+    let mut estimate = Gaussian {
+        x: Vector6::new(pos.x, pos.y, pos.z, vel.x, vel.y, vel.z),
+        p: t * cov * t.transpose(),
+    };
+    estimate.symmetrize();
+    Some(RemoteTrack {
+        number: st.track_number,
+        t: st.t + offset_s,
+        estimate,
+        icao24: st
+            .identity
+            .as_ref()
+            .and_then(|i| i.icao24)
+            .filter(|a| *a <= 0xFF_FFFF),
+        sources: st.sources.iter().map(|s| Arc::from(s.as_str())).collect(),
+    })
+}
+
+/// One track of our picture as our own feed publishes it: geodetic, velocity and covariance
+/// in the ENU frame tangent at its position, provenance unchanged (see the echo rule in
+/// `fusion_core::feed`).
+pub fn source_track_to_wire(tr: &PictureTrack, frame: &LocalFrame) -> v1::SourceTrack {
+    let x = &tr.estimate.x;
+    let g = frame.to_geodetic(&Vector3::new(x[0], x[1], x[2]));
+    // The rotation is orthogonal: its transpose takes our frame into the tangent frame.
+    let back = tangent_to_frame(frame, &g).transpose();
+    let v = back.fixed_view::<3, 3>(0, 0) * Vector3::new(x[3], x[4], x[5]);
+    let p = back * tr.estimate.p * back.transpose();
+    let mut packed = [[0.0; 6]; 6];
+    for (i, row) in packed.iter_mut().enumerate() {
+        for (j, e) in row.iter_mut().enumerate() {
+            // Exactly symmetric on the wire whatever the rounding of the rotation.
+            *e = 0.5 * (p[(i, j)] + p[(j, i)]);
+        }
+    }
+    v1::SourceTrack {
+        track_number: tr.number,
+        t: tr.t,
+        position: Some(v1::Geodetic {
+            lat_deg: g.lat,
+            lon_deg: g.lon,
+            alt_m: g.alt_m,
+        }),
+        velocity: Some(v1::Enu {
+            x: v.x,
+            y: v.y,
+            z: v.z,
+        }),
+        covariance: iapz_proto::cov6_to_upper(&packed),
+        status: status_to_wire(tr.status) as i32,
+        identity: identity_to_wire(tr.icao24),
+        sources: sorted_ids(&tr.sources),
     }
 }
 
@@ -163,6 +284,66 @@ pub fn picture_to_wire(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fusion_core::picture::PictureTrack;
+
+    #[test]
+    fn feed_tracks_cross_frames_and_epochs_unchanged() {
+        // Node B's frame 300 km east of ours: its "north" and "up" are tilted against ours.
+        let ours = LocalFrame::new(Geodetic::new(49.84, 24.03, 300.0));
+        let theirs = LocalFrame::new(Geodetic::new(50.45, 28.2, 180.0));
+        let mut p = Matrix6::from_diagonal(&Vector6::new(400.0, 900.0, 2500.0, 25.0, 16.0, 4.0));
+        p[(0, 1)] = 150.0;
+        p[(1, 0)] = 150.0;
+        let tr = PictureTrack {
+            number: 42,
+            status: TrackStatus::Confirmed,
+            t: 100.0,
+            estimate: Gaussian {
+                x: Vector6::new(-20_000.0, 35_000.0, 8_000.0, 180.0, -60.0, 2.0),
+                p,
+            },
+            score: 30.0,
+            sources: vec![Arc::from("node-b"), Arc::from("B-R1"), Arc::from("node-b")],
+            icao24: Some(0x4840D6),
+            last_update_t: 99.0,
+            hits: 12,
+        };
+        let st = source_track_to_wire(&tr, &theirs);
+        assert_eq!(st.sources, vec!["B-R1".to_string(), "node-b".to_string()]);
+        let assumed = AssumedAccuracy {
+            position_sigma_m: 1.0,
+            velocity_sigma_mps: 1.0,
+        };
+        let remote = remote_from_wire(&st, &ours, 2.5, assumed).expect("position");
+        assert_eq!(
+            (remote.number, remote.t, remote.icao24),
+            (42, 102.5, Some(0x4840D6))
+        );
+        // The same point and the same velocity, seen from our frame.
+        let x = tr.estimate.x;
+        let want = ours.ecef_to_enu(&theirs.enu_to_ecef(&Vector3::new(x[0], x[1], x[2])));
+        let got = remote.estimate.x;
+        assert!((Vector3::new(got[0], got[1], got[2]) - want).norm() < 1e-6);
+        let v_want =
+            ours.rotation() * theirs.rotation().transpose() * Vector3::new(x[3], x[4], x[5]);
+        assert!((Vector3::new(got[3], got[4], got[5]) - v_want).norm() < 1e-9);
+        // A rotation keeps the covariance's trace and determinant.
+        let q = remote.estimate.p;
+        assert!((q.trace() - p.trace()).abs() < 1e-6);
+        assert!((q.determinant() / p.determinant() - 1.0).abs() < 1e-9);
+        // Without covariance nor velocity: the source's assumed accuracy, velocity unknown.
+        let bare = v1::SourceTrack {
+            covariance: Vec::new(),
+            velocity: None,
+            ..st
+        };
+        let remote = remote_from_wire(&bare, &ours, 0.0, assumed).expect("position");
+        assert_eq!(
+            remote.estimate.p.trace(),
+            3.0 + 3.0 * UNKNOWN_VELOCITY_SIGMA_MPS.powi(2)
+        );
+        assert!(remote_from_wire(&v1::SourceTrack::default(), &ours, 0.0, assumed).is_none());
+    }
 
     #[test]
     fn plots_convert_and_bad_ones_are_named() {

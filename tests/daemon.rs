@@ -2,6 +2,9 @@
 //! snapshots, status and metrics out. Each test uses its own ports (Zenoh 17450 + n, metrics
 //! 19460 + n) so that the tests run in parallel.
 
+mod common;
+
+use common::{PATIENCE, publisher};
 use fusion_core::{Plot, SensorIndex, Tracker};
 use iapz_proto::v1;
 use iapzd::config::Config;
@@ -12,10 +15,6 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use zenoh::qos::CongestionControl;
-
-/// Time allowed for anything the tests wait for; generous for a loaded 2-core CI machine.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn zenoh_port(n: u16) -> u16 {
     17450 + n
@@ -125,21 +124,6 @@ fn scan(sequence: u64, t: f64) -> v1::PlotBatch {
         scan_time: t,
         plots: (0..TARGETS.len()).map(|k| target_plot(k, t)).collect(),
     }
-}
-
-/// Declares a publisher for `key` and waits until the daemon's subscriber matches it.
-async fn publisher(session: &zenoh::Session, key: String) -> zenoh::pubsub::Publisher<'static> {
-    let p = session
-        .declare_publisher(key)
-        .congestion_control(CongestionControl::Block)
-        .await
-        .expect("publisher");
-    let start = Instant::now();
-    while !p.matching_status().await.expect("matching").matching() {
-        assert!(start.elapsed() < PATIENCE, "the daemon never subscribed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    p
 }
 
 /// Waits for the first status message of the daemon, which also proves that subscriptions
@@ -308,7 +292,8 @@ async fn subscribers_get_every_confirmed_target_and_late_joiners_the_picture() {
     for t in &tracks {
         assert_eq!(t.status, v1::TrackStatus::Confirmed as i32);
         assert_eq!(t.covariance.len(), iapz_proto::COV6_UPPER_LEN);
-        assert_eq!(t.sources, vec!["C1".to_string()]);
+        // Provenance: the sensor, and this node (its sensors hold the track).
+        assert_eq!(t.sources, vec!["C1".to_string(), "test-0".to_string()]);
         let g = t.geodetic.as_ref().expect("geodetic");
         assert!((g.lat_deg - 49.84).abs() < 0.5 && (g.lon_deg - 24.03).abs() < 0.5);
     }

@@ -166,6 +166,7 @@ fn track_feed() -> TrackFeed {
             covariance: cov(0.5),
             status: TrackStatus::Confirmed as i32,
             identity: Some(identity(3)),
+            sources: vec!["node-w".into(), "west-psr".into()],
         }],
         dropped_track_numbers: vec![4990, 4995],
         epoch_unix_ns: 1_767_225_000_000_000_000,
