@@ -3,6 +3,8 @@
 //! tool reaches exactly the daemon (or router) it is pointed at and nothing else.
 
 use anyhow::{Result, anyhow};
+use std::time::{Duration, Instant};
+use zenoh::matching::MatchingStatus;
 
 /// The configuration of a session that connects to `endpoint` (e.g. `tcp/127.0.0.1:7447`),
 /// with scouting off and no listening endpoint of its own.
@@ -46,4 +48,24 @@ pub fn endpoint_of(cfg: &crate::config::Config) -> String {
     }
     first(["connect", "endpoints"])
         .unwrap_or_else(|| crate::config::DEFAULT_ZENOH_ENDPOINT.to_string())
+}
+
+/// Waits until `status()` (a publisher's or querier's `matching_status()`) reports that the
+/// other side (a subscriber, a queryable) is reachable, for up to `patience`. `false` when it
+/// never did: declarations take a few ms to propagate, so tools wait rather than lose data.
+pub async fn matched<F, Fut>(patience: Duration, mut status: F) -> Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = zenoh::Result<MatchingStatus>>,
+{
+    let started = Instant::now();
+    loop {
+        if status().await.map_err(|e| anyhow!("{e}"))?.matching() {
+            return Ok(true);
+        }
+        if started.elapsed() > patience {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

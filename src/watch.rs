@@ -203,40 +203,41 @@ fn lock(view: &Mutex<PictureView>) -> std::sync::MutexGuard<'_, PictureView> {
     view.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Subscribes to `key`, decoding each sample as an `M` and applying it to `view` (counting
+/// what does not decode).
+async fn follow<M: Message + Default + 'static>(
+    session: &zenoh::Session,
+    key: String,
+    view: &Arc<Mutex<PictureView>>,
+    apply: fn(&mut PictureView, M),
+) -> Result<zenoh::pubsub::Subscriber<()>> {
+    let view = view.clone();
+    session
+        .declare_subscriber(&key)
+        .callback(move |sample| {
+            let message = M::decode(sample.payload().to_bytes().as_ref());
+            let mut v = lock(&view);
+            match message {
+                Ok(m) => apply(&mut v, m),
+                Err(_) => v.undecodable += 1,
+            }
+        })
+        .await
+        .map_err(|e| anyhow!("subscribing to {key}: {e}"))
+}
+
 impl Watcher {
     /// Subscribes to the track events and status of `picture` on `session`.
     pub async fn start(session: &zenoh::Session, picture: &str) -> Result<Self> {
         let view: Arc<Mutex<PictureView>> = Arc::default();
-        let tracks = {
-            let view = view.clone();
-            session
-                .declare_subscriber(keys::tracks_out(picture))
-                .callback(move |sample| {
-                    let event = v1::TrackEvent::decode(sample.payload().to_bytes().as_ref());
-                    let mut v = lock(&view);
-                    match event {
-                        Ok(e) => v.apply_event(e),
-                        Err(_) => v.undecodable += 1,
-                    }
-                })
-                .await
-                .map_err(|e| anyhow!("subscribing to the track events: {e}"))?
-        };
-        let status = {
-            let view = view.clone();
-            session
-                .declare_subscriber(keys::status(picture))
-                .callback(move |sample| {
-                    let status = v1::NodeStatus::decode(sample.payload().to_bytes().as_ref());
-                    let mut v = lock(&view);
-                    match status {
-                        Ok(s) => v.status = Some(s),
-                        Err(_) => v.undecodable += 1,
-                    }
-                })
-                .await
-                .map_err(|e| anyhow!("subscribing to the status: {e}"))?
-        };
+        let tracks = follow(session, keys::tracks_out(picture), &view, |v, e| {
+            v.apply_event(e)
+        })
+        .await?;
+        let status = follow(session, keys::status(picture), &view, |v, s| {
+            v.status = Some(s)
+        })
+        .await?;
         Ok(Self {
             view,
             picture: picture.to_string(),
@@ -254,20 +255,11 @@ impl Watcher {
             .timeout(patience)
             .await
             .map_err(|e| anyhow!("declaring a querier on {key}: {e}"))?;
-        let started = Instant::now();
-        while !querier
-            .matching_status()
-            .await
-            .map_err(|e| anyhow!("{e}"))?
-            .matching()
-        {
-            if started.elapsed() > patience {
-                bail!(
-                    "no daemon serves picture {:?} (nothing answers {key})",
-                    self.picture
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if !connect::matched(patience, || async { querier.matching_status().await }).await? {
+            bail!(
+                "no daemon serves picture {:?} (nothing answers {key})",
+                self.picture
+            );
         }
         let replies = querier
             .get()

@@ -215,19 +215,9 @@ impl Sky {
             radars.push(declare(keys::plots_in(&s.id)).await?);
         }
         let partner = declare(keys::tracks_in(PARTNER_ID)).await?;
-        let started = Instant::now();
         for p in radars.iter().chain([&partner]) {
-            while !p
-                .matching_status()
-                .await
-                .map_err(|e| anyhow!("{e}"))?
-                .matching()
-            {
-                if started.elapsed() > MATCH_PATIENCE {
-                    tracing::warn!(key = %p.key_expr(), "no subscriber yet; publishing anyway");
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            if !connect::matched(MATCH_PATIENCE, || async { p.matching_status().await }).await? {
+                tracing::warn!(key = %p.key_expr(), "no subscriber yet; publishing anyway");
             }
         }
         Ok(Publishers { radars, partner })
@@ -272,13 +262,8 @@ impl Sky {
                 }
                 let (publisher, payload) = match next {
                     Next::Plots(b) => {
-                        let mut batch = b.batch.clone();
                         sequences[b.sensor] += 1;
-                        batch.sequence = sequences[b.sensor];
-                        batch.scan_time += offset;
-                        for p in &mut batch.plots {
-                            p.t += offset;
-                        }
+                        let batch = b.shifted(offset, sequences[b.sensor]);
                         (&publishers.radars[b.sensor], batch.encode_to_vec())
                     }
                     Next::Feed(t, recs) => {

@@ -28,6 +28,20 @@ pub struct SectorBatch {
     pub batch: v1::PlotBatch,
 }
 
+impl SectorBatch {
+    /// The message with every time moved `offset` seconds later and the given sequence
+    /// number: how a looping simulation keeps its data time running on.
+    pub fn shifted(&self, offset: f64, sequence: u64) -> v1::PlotBatch {
+        let mut batch = self.batch.clone();
+        batch.sequence = sequence;
+        batch.scan_time += offset;
+        for p in &mut batch.plots {
+            p.t += offset;
+        }
+        batch
+    }
+}
+
 /// Simulates `scenario` with `seed` and cuts each sensor's plots into batches spanning at most
 /// `fraction` of its period (sensors without a period: one batch per plot time), in the order
 /// of their release. Truth records are returned grouped by time.

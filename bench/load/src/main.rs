@@ -291,17 +291,9 @@ async fn measure(
             .congestion_control(CongestionControl::Block)
             .await
             .map_err(|e| anyhow!("publisher: {e}"))?;
-        let started = Instant::now();
-        while !p
-            .matching_status()
-            .await
-            .map_err(|e| anyhow!("{e}"))?
-            .matching()
-        {
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("the daemon never subscribed to {}", p.key_expr());
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let patience = Duration::from_secs(10);
+        if !iapzd::connect::matched(patience, || async { p.matching_status().await }).await? {
+            bail!("the daemon never subscribed to {}", p.key_expr());
         }
         publishers.push(p);
     }
@@ -367,13 +359,8 @@ async fn measure(
                                 std::thread::sleep(Duration::from_micros(100));
                             },
                         }
-                        let mut batch = b.batch.clone();
                         sequences[b.sensor] += 1;
-                        batch.sequence = sequences[b.sensor];
-                        batch.scan_time += offset;
-                        for p in &mut batch.plots {
-                            p.t += offset;
-                        }
+                        let batch = b.shifted(offset, sequences[b.sensor]);
                         let payload = batch.encode_to_vec();
                         let now = Instant::now();
                         {
