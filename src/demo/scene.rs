@@ -42,6 +42,9 @@ impl SectorBatch {
     }
 }
 
+/// Truth records grouped by their time, in time order.
+pub type TruthByTime = Vec<(f64, Vec<TruthRecord>)>;
+
 /// Simulates `scenario` with `seed` and cuts each sensor's plots into batches spanning at most
 /// `fraction` of its period (sensors without a period: one batch per plot time), in the order
 /// of their release. Truth records are returned grouped by time.
@@ -49,7 +52,7 @@ pub fn simulate_batches(
     scenario: &Scenario,
     seed: u64,
     fraction: f64,
-) -> Result<(Vec<SectorBatch>, Vec<(f64, Vec<TruthRecord>)>)> {
+) -> Result<(Vec<SectorBatch>, TruthByTime)> {
     let header = simulate::header(scenario);
     let decoder = PlotDecoder::new(&header);
     let windows: Vec<f64> = header

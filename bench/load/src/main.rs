@@ -185,6 +185,17 @@ fn counts(h: &Health) -> Counts {
     c
 }
 
+/// The daemon's state when the measured window began.
+#[derive(Debug, Clone, Copy)]
+struct WindowStart {
+    at: Instant,
+    counts: Counts,
+    /// Plots estimated in the daemon's queue then (processed inside the window).
+    queued: u64,
+    /// Plots published before.
+    published: u64,
+}
+
 struct Report {
     published: u64,
     tracked: f64,
@@ -302,7 +313,7 @@ async fn measure(
 
     let stop = Arc::new(AtomicBool::new(false));
     let published = Arc::new(AtomicU64::new(0));
-    let window_start: Arc<Mutex<Option<(Instant, Counts, u64, u64)>>> = Arc::default();
+    let window_start: Arc<Mutex<Option<WindowStart>>> = Arc::default();
     let loop_s = args.loop_s;
     let (warmup, duration, window) = (args.warmup, args.duration, args.window);
     let batches_owned: Vec<SectorBatch> = batches.to_vec();
@@ -339,7 +350,12 @@ async fn measure(
                                 let depth = health.queue_depth() as usize;
                                 let queued: u64 = recent.iter().rev().take(depth).sum();
                                 let p = published.load(Ordering::Relaxed);
-                                *w = Some((Instant::now(), c, queued, p));
+                                *w = Some(WindowStart {
+                                    at: Instant::now(),
+                                    counts: c,
+                                    queued,
+                                    published: p,
+                                });
                                 stamps.lock().unwrap_or_else(|e| e.into_inner()).recording = true;
                             }
                         }
@@ -411,8 +427,12 @@ async fn measure(
     let drained = Instant::now();
     // Let the last events reach the consumer.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let Some((t0, c0, queued0, published0)) =
-        *window_start.lock().unwrap_or_else(|e| e.into_inner())
+    let Some(WindowStart {
+        at: t0,
+        counts: c0,
+        queued: queued0,
+        published: published0,
+    }) = *window_start.lock().unwrap_or_else(|e| e.into_inner())
     else {
         bail!("the load ended before the warm-up did");
     };
