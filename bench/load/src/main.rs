@@ -20,6 +20,7 @@ use iapz_bench::simulate::{self, Scenario};
 use iapz_proto::v1;
 use iapzd::config::Config;
 use iapzd::demo::scene::{self, SectorBatch};
+use iapzd::metrics::names;
 use iapzd::run::Daemon;
 use iapzd::status::{Health, Reason};
 use prost::Message;
@@ -186,7 +187,7 @@ fn counts(h: &Health) -> Counts {
 }
 
 /// The daemon's state when the measured window began.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct WindowStart {
     at: Instant,
     counts: Counts,
@@ -194,6 +195,42 @@ struct WindowStart {
     queued: u64,
     /// Plots published before.
     published: u64,
+    /// The daemon's plot-to-publish histogram then.
+    buckets: Vec<(f64, u64)>,
+}
+
+/// The daemon's own plot-to-publish histogram (arrival of a batch to publication of its
+/// events, `iapz_plot_to_publish_seconds`): (bucket bound in s, cumulative count).
+fn daemon_buckets(h: &Health) -> Vec<(f64, u64)> {
+    let text = h.metrics.handle().render();
+    let prefix = format!("{}_bucket{{le=\"", names::PLOT_TO_PUBLISH);
+    text.lines()
+        .filter_map(|l| {
+            let (le, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+/// The bound of the first bucket holding a fraction `q` of what was recorded between
+/// `before` and `after` (the daemon's resolution: about three buckets per decade).
+fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let count_before = |le: f64| before.iter().find(|b| b.0 == le).map_or(0, |b| b.1);
+    let window: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(le, n)| (le, n.saturating_sub(count_before(le))))
+        .collect();
+    let total = window.iter().map(|w| w.1).max()?;
+    let need = (q * total as f64).ceil() as u64;
+    window
+        .iter()
+        .find(|w| w.1 >= need && total > 0)
+        .map(|w| w.0)
 }
 
 struct Report {
@@ -206,6 +243,8 @@ struct Report {
     events: u64,
     latency_us: Histogram<u64>,
     confirmed: usize,
+    /// The daemon's own p50, p99, p999 (ms, bucket bounds).
+    daemon_ms: [Option<f64>; 3],
 }
 
 impl Report {
@@ -249,6 +288,14 @@ impl Report {
             self.seconds,
             self.drain_s,
             self.events
+        );
+        let bound = |v: Option<f64>| v.map_or("-".to_string(), |ms| format!("<= {ms} ms"));
+        println!(
+            "(inside the daemon, batch arrival to events published, Prometheus buckets: \
+             p50 {}, p99 {}, p999 {})",
+            bound(self.daemon_ms[0]),
+            bound(self.daemon_ms[1]),
+            bound(self.daemon_ms[2])
         );
     }
 }
@@ -355,6 +402,7 @@ async fn measure(
                                     counts: c,
                                     queued,
                                     published: p,
+                                    buckets: daemon_buckets(&health),
                                 });
                                 stamps.lock().unwrap_or_else(|e| e.into_inner()).recording = true;
                             }
@@ -432,7 +480,11 @@ async fn measure(
         counts: c0,
         queued: queued0,
         published: published0,
-    }) = *window_start.lock().unwrap_or_else(|e| e.into_inner())
+        buckets: buckets0,
+    }) = window_start
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
     else {
         bail!("the load ended before the warm-up did");
     };
@@ -458,5 +510,7 @@ async fn measure(
         events: events.load(Ordering::Relaxed),
         latency_us,
         confirmed: daemon.pictures().load().picture.tracks.len(),
+        daemon_ms: [0.5, 0.99, 0.999]
+            .map(|q| bucket_quantile(&buckets0, &daemon_buckets(&health), q).map(|s| s * 1e3)),
     })
 }
