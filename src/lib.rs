@@ -5,9 +5,13 @@
 //! `iapz-proto`); the tracker (`fusion-core`) runs on its own thread behind a bounded queue;
 //! track events, snapshots and status leave over Zenoh; metrics go to Prometheus. One file per
 //! part: [`config`], [`keys`], [`wire`], [`ingest`], [`engine`], [`feeds`], [`shown`], [`snapshot`],
-//! [`publish`], [`status`], [`metrics`], and [`run`] which wires them.
+//! [`publish`], [`status`], [`metrics`], and [`run`] which wires them. [`demo`] (simulated
+//! feeds around an in-process daemon), [`watch`] (the picture in a terminal) and [`connect`]
+//! (their Zenoh sessions) are the tools around it.
 
 pub mod config;
+pub mod connect;
+pub mod demo;
 pub mod engine;
 pub mod feeds;
 pub mod ingest;
@@ -18,4 +22,5 @@ pub mod run;
 pub mod shown;
 pub mod snapshot;
 pub mod status;
+pub mod watch;
 pub mod wire;
