@@ -170,7 +170,7 @@ async fn demo_confirms_the_wave_within_a_few_scans_and_stops_cleanly() {
                    period_s = 4.0\npd = 0.9\nclutter_per_scan = 5.0\nmax_range_m = 100000.0\n";
     let opts = DemoOptions {
         targets: 6,
-        speedup: 40.0,
+        speedup: 25.0,
         seed: 7,
     };
     let demo = Demo::start(config(n, sensors), &opts).await.expect("demo");
@@ -179,12 +179,15 @@ async fn demo_confirms_the_wave_within_a_few_scans_and_stops_cleanly() {
             .contains("watch --connect tcp/127.0.0.1:17701 --picture west")
     );
     assert!(demo.banner().contains("http://127.0.0.1:19701/metrics"));
-    // Targets appear over the first 30 s of data time; then ten 4-s scans must suffice.
-    let deadline_t = 30.0 + 10.0 * 4.0;
+    // Targets appear over the first 30 s of data time; then twelve 4-s scans must suffice
+    // (five were seen at t = 37 s: the margin absorbs a stalled poll on a loaded machine, where
+    // data time runs on 25 times faster than the polling).
+    let deadline_t = 30.0 + 12.0 * 4.0;
     let start = Instant::now();
     loop {
         let p = demo.daemon().pictures().load();
         if p.picture.tracks.len() >= 5 {
+            eprintln!("5 confirmed tracks seen at t = {} s", p.picture.t);
             assert!(p.picture.t <= deadline_t, "too slow: t = {}", p.picture.t);
             break;
         }
