@@ -180,19 +180,19 @@ async fn demo_confirms_the_wave_within_a_few_scans_and_stops_cleanly() {
     );
     assert!(demo.banner().contains("http://127.0.0.1:19701/metrics"));
     // Targets appear over the first 30 s of data time; then twelve 4-s scans must suffice
-    // (five were seen at t = 37 s: the margin absorbs a stalled poll on a loaded machine, where
-    // data time runs on 25 times faster than the polling).
+    // (five were seen at t = 37 s). Targets live for the whole 300-s wave, so the picture
+    // first seen at or after the deadline must hold them, however late a loaded machine
+    // polls (data time runs 25 times faster than the polling).
     let deadline_t = 30.0 + 12.0 * 4.0;
     let start = Instant::now();
     loop {
         let p = demo.daemon().pictures().load();
         if p.picture.tracks.len() >= 5 {
             eprintln!("5 confirmed tracks seen at t = {} s", p.picture.t);
-            assert!(p.picture.t <= deadline_t, "too slow: t = {}", p.picture.t);
             break;
         }
         assert!(
-            p.picture.t <= deadline_t && start.elapsed() < PATIENCE,
+            p.picture.t < deadline_t && start.elapsed() < PATIENCE,
             "{} confirmed tracks at t = {}",
             p.picture.tracks.len(),
             p.picture.t
