@@ -6,6 +6,11 @@
 //! ([`crate::feeds`]), swaps the picture to show into the [`PictureStore`] and hands the
 //! track events (and, when due, our own feed message) to the publisher thread.
 //!
+//! Showing the picture (snapshot, fusion, diff against what was published) is a pass over
+//! every track. When inputs are queued the thread runs the tracker on several of them (at
+//! most 16, or 5 ms of work) before it shows the picture once: per-input cost stays flat
+//! under load, and an idle daemon still shows every batch as soon as it is tracked.
+//!
 //! Load shedding: when the queue is full, pushing a new message drops the **oldest** queued
 //! message (of whatever input). The newest data are worth most to a real-time picture and the
 //! oldest are closest to being rejected as late anyway; a flooding input fills most of the
@@ -119,6 +124,32 @@ impl InputQueue {
 /// Number of recent batches over which the scan-time p99 of the status is computed.
 const SCAN_WINDOW: usize = 256;
 
+/// Most inputs the tracker takes before it shows the picture, when more are queued.
+const COALESCE_INPUTS: usize = 16;
+
+/// Longest the tracker works on queued inputs before it shows the picture.
+const COALESCE_WAIT: Duration = Duration::from_millis(5);
+
+/// Inputs taken since the picture was last shown.
+#[derive(Default)]
+struct Pending {
+    inputs: usize,
+    /// The tracker's events over those inputs.
+    events: Vec<TrackEvent>,
+    /// Arrival of the earliest of them: the latency of what is shown counts from there.
+    received: Option<Instant>,
+    /// When the tracker started on the first of them.
+    first_started: Option<Instant>,
+}
+
+impl Pending {
+    fn note(&mut self, received: Instant) {
+        self.inputs += 1;
+        self.received = Some(self.received.map_or(received, |r| r.min(received)));
+        self.first_started.get_or_insert_with(Instant::now);
+    }
+}
+
 /// Where the fused picture goes besides the store: the partner inbox, the shown picture and
 /// our own feed (`None`: `[feed_out]` disabled).
 pub struct Fusion {
@@ -200,19 +231,50 @@ impl Engine {
     }
 
     fn run(mut self, stop: &AtomicBool) {
+        // What the tracker did since the picture was last shown.
+        let mut pending = Pending::default();
         loop {
-            match self.queue.pop() {
-                Some(Input::Plots(job)) => self.plots(job),
-                Some(Input::Feed(job)) => self.feed(job),
+            let input = self.queue.pop();
+            match input {
+                Some(Input::Plots(job)) => {
+                    pending.note(job.received);
+                    let events = self.plots(job);
+                    pending.events.extend(events);
+                }
+                Some(Input::Feed(job)) => {
+                    pending.note(job.received);
+                    self.feed(job);
+                }
+                None if pending.inputs > 0 => {}
                 None if stop.load(Ordering::Acquire) => break,
                 // Woken by `push`; the timeout covers a push before the consumer was set.
-                None => thread::park_timeout(Duration::from_millis(50)),
+                None => {
+                    thread::park_timeout(Duration::from_millis(50));
+                    continue;
+                }
+            }
+            // Showing the picture costs a pass over every track: under load it is done once
+            // for several inputs, within a bound on how long the first one waits.
+            let due = self.queue.is_empty()
+                || pending.inputs >= COALESCE_INPUTS
+                || pending
+                    .first_started
+                    .is_some_and(|t| t.elapsed() >= COALESCE_WAIT);
+            if pending.inputs > 0 && due {
+                let Pending {
+                    events, received, ..
+                } = std::mem::take(&mut pending);
+                self.local = self.tracker.snapshot();
+                if let Some(received) = received {
+                    self.show(&events, received);
+                }
             }
         }
         tracing::debug!("tracker thread stopped");
     }
 
-    fn plots(&mut self, job: PlotJob) {
+    /// Runs one plot batch through the tracker; its events wait for the next show.
+    fn plots(&mut self, job: PlotJob) -> Vec<TrackEvent> {
         let started = Instant::now();
         let events = if job.plots.is_empty() {
             self.tracker.advance(job.sensor, job.scan_time)
@@ -224,9 +286,9 @@ impl Engine {
             }
             outcome.events
         };
-        self.local = self.tracker.snapshot();
         self.scanned(started.elapsed());
-        self.show(&events, job.received);
+        self.health.batch_tracked();
+        events
     }
 
     fn feed(&mut self, job: FeedJob) {
@@ -243,7 +305,6 @@ impl Engine {
             let n = if r.index.is_some() { 1 } else { applied.tracks };
             h.reject(feed_error_reason(&r.error), n as u64, &r.error);
         }
-        self.show(&[], job.received);
     }
 
     /// Fuses the tracker's latest picture with the feeds, shows the result and hands what

@@ -277,6 +277,8 @@ pub struct Health {
     scan_ms_p99: AtomicU64,
     /// Data time of the tracker, f64 bits.
     tracker_t: AtomicU64,
+    /// Plot batches (and sensor scan ends) the tracker has worked through.
+    batches_tracked: AtomicU64,
 }
 
 impl Health {
@@ -312,6 +314,7 @@ impl Health {
             confirmed_tracks: AtomicU64::new(0),
             scan_ms_p99: AtomicU64::new(0f64.to_bits()),
             tracker_t: AtomicU64::new(0f64.to_bits()),
+            batches_tracked: AtomicU64::new(0),
         })
     }
 
@@ -325,6 +328,17 @@ impl Health {
             .store(scan_ms_p99.to_bits(), Ordering::Relaxed);
         self.metrics.live_tracks.set(live as f64);
         self.metrics.confirmed_tracks.set(confirmed as f64);
+    }
+
+    /// Counts one plot batch through the tracker (called by the tracker thread).
+    pub fn batch_tracked(&self) {
+        self.batches_tracked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Plot batches the tracker has worked through: with the rejections, every batch
+    /// received is accounted for.
+    pub fn batches_tracked(&self) -> u64 {
+        self.batches_tracked.load(Ordering::Relaxed)
     }
 
     /// Data time of the tracker after its latest batch.
