@@ -8,8 +8,9 @@
 //!
 //! Showing the picture (snapshot, fusion, diff against what was published) is a pass over
 //! every track. When inputs are queued the thread runs the tracker on several of them (at
-//! most 16, or 5 ms of work) before it shows the picture once: per-input cost stays flat
-//! under load, and an idle daemon still shows every batch as soon as it is tracked.
+//! most 16, for at most 5 ms or twice the time the last show took) before it shows the
+//! picture once: per-input cost stays flat under load, and an idle daemon still shows every
+//! batch as soon as it is tracked.
 //!
 //! Load shedding: when the queue is full, pushing a new message drops the **oldest** queued
 //! message (of whatever input). The newest data are worth most to a real-time picture and the
@@ -127,7 +128,8 @@ const SCAN_WINDOW: usize = 256;
 /// Most inputs the tracker takes before it shows the picture, when more are queued.
 const COALESCE_INPUTS: usize = 16;
 
-/// Longest the tracker works on queued inputs before it shows the picture.
+/// Longest the tracker works on queued inputs before it shows the picture, unless showing
+/// it took longer than half of that last time.
 const COALESCE_WAIT: Duration = Duration::from_millis(5);
 
 /// Inputs taken since the picture was last shown.
@@ -233,6 +235,7 @@ impl Engine {
     fn run(mut self, stop: &AtomicBool) {
         // What the tracker did since the picture was last shown.
         let mut pending = Pending::default();
+        let mut last_show = Duration::ZERO;
         loop {
             let input = self.queue.pop();
             match input {
@@ -254,20 +257,22 @@ impl Engine {
                 }
             }
             // Showing the picture costs a pass over every track: under load it is done once
-            // for several inputs, within a bound on how long the first one waits.
+            // for several inputs. The wait grows with the cost of showing, which keeps that
+            // cost to about a third of the thread's time when the picture is large.
+            let wait = COALESCE_WAIT.max(2 * last_show);
             let due = self.queue.is_empty()
                 || pending.inputs >= COALESCE_INPUTS
-                || pending
-                    .first_started
-                    .is_some_and(|t| t.elapsed() >= COALESCE_WAIT);
+                || pending.first_started.is_some_and(|t| t.elapsed() >= wait);
             if pending.inputs > 0 && due {
                 let Pending {
                     events, received, ..
                 } = std::mem::take(&mut pending);
+                let started = Instant::now();
                 self.local = self.tracker.snapshot();
                 if let Some(received) = received {
                     self.show(&events, received);
                 }
+                last_show = started.elapsed();
             }
         }
         tracing::debug!("tracker thread stopped");
