@@ -11,7 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod feeds;
 pub mod ingest;
-pub mod keys;
+pub use iapz_proto::keys;
 pub mod metrics;
 pub mod publish;
 pub mod run;
