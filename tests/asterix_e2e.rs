@@ -77,11 +77,17 @@ max_range_m = 250000.0
     .expect("test config")
 }
 
+/// A position at a data time: (t, lat, lon).
+type Fix = (f64, f64, f64);
+
+/// A confirmed track's update as the test saw it: its fix and ICAO address.
+type Seen = (f64, f64, f64, Option<u32>);
+
 /// The truth of every aircraft detected in at least 5 distinct scans: ICAO address ->
 /// (data time, lat, lon) of each of its detections.
-fn aircraft_seen_5_scans() -> HashMap<u32, Vec<(f64, f64, f64)>> {
+fn aircraft_seen_5_scans() -> HashMap<u32, Vec<Fix>> {
     let truth = std::fs::read_to_string(data("radar_dev_cat048_truth.csv")).expect("truth");
-    let mut seen: HashMap<u32, (HashSet<u32>, Vec<(f64, f64, f64)>)> = HashMap::new();
+    let mut seen: HashMap<u32, (HashSet<u32>, Vec<Fix>)> = HashMap::new();
     for line in truth.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f[13] == "1" && f[14] == "0" {
@@ -134,7 +140,7 @@ async fn radar_udp_to_picture_and_back_as_cat062() {
 
     // The test's own view: every update of a confirmed track (t, lat, lon, ICAO address).
     let client = zenoh::open(zenoh()).await.expect("client session");
-    let confirmed: Arc<Mutex<Vec<(f64, f64, f64, Option<u32>)>>> = Arc::default();
+    let confirmed: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let _events = {
         let confirmed = confirmed.clone();
         client

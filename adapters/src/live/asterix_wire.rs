@@ -47,7 +47,8 @@ fn identity(
         .filter(|m| m.validated && !m.garbled)
         .map(|m| u32::from(m.code));
     let callsign = cs.map(|c| c.as_str().to_string()).filter(|c| !c.is_empty());
-    (icao24.is_some() || mode3a.is_some() || callsign.is_some()).then(|| v1::Identity {
+    let known = icao24.is_some() || mode3a.is_some() || callsign.is_some();
+    known.then_some(v1::Identity {
         icao24,
         mode3a,
         callsign,

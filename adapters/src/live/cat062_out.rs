@@ -137,7 +137,7 @@ impl Cat062Out {
                 _ = tick.tick() => {}
             }
             ticks += 1;
-            if ticks % u64::from(self.cfg.resync_every.max(1)) == 0 {
+            if ticks.is_multiple_of(u64::from(self.cfg.resync_every.max(1))) {
                 match session::snapshot(&self.session, &self.cfg.picture, self.cfg.period).await {
                     Ok(snap) => replace(&self.tracks, snap),
                     Err(e) => tracing::warn!("cat062-out: resync: {e:#}"),
