@@ -15,7 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod feeds;
 pub mod ingest;
-pub mod keys;
+pub use iapz_proto::keys;
 pub mod metrics;
 pub mod publish;
 pub mod run;

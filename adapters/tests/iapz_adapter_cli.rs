@@ -163,8 +163,39 @@ fn decode_real_capture_pcap() {
 }
 
 #[test]
-fn beast_is_refused_clearly() {
-    let out = run(&["decode", "-", "--format", "beast"], Some(b""));
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet supported"));
+fn decode_beast_recording() {
+    let out = run(
+        &[
+            "decode",
+            arg(&data("sample_dump1090_beast.bin")),
+            "--format",
+            "beast",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 239, "one object per frame");
+    let first = &lines[0];
+    assert_eq!(first["mlat_ticks"], 363_366_270u64);
+    assert_eq!(first["hex"], "20000ca8f70aa7");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["icao24"].is_string() && l["fl"].is_number())
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["lat_deg"].is_number())
+            .all(|l| l["lon_deg"].is_number() && l["icao24"].is_string())
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("239 frames"), "{stderr}");
+    // Garbage around frames is reported and skipped.
+    let mut noisy = vec![0x42, 0x43];
+    noisy.extend_from_slice(&std::fs::read(data("sample_dump1090_beast.bin")).expect("bin"));
+    let out = run(&["decode", "-", "--format", "beast"], Some(&noisy));
+    assert_eq!(json_lines(&out).len(), 239);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad frame: byte 0"));
 }

@@ -55,6 +55,8 @@
 //! # Ok::<(), prost::DecodeError>(())
 //! ```
 
+pub mod keys;
+
 /// The generated messages of package `iapz.v1` (see the `.proto` files for
 /// the authoritative documentation).
 pub mod v1 {

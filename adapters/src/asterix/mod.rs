@@ -135,6 +135,19 @@ pub enum AsterixError {
 }
 
 impl AsterixError {
+    /// A short stable name of the kind of error, for counters and metric labels.
+    pub fn reason(&self) -> &'static str {
+        use AsterixError::*;
+        match self {
+            TruncatedHeader { .. } | BlockTooShort { .. } | BlockOverrun { .. } => "bad_datablock",
+            UnsupportedCategory { .. } => "unsupported_category",
+            Truncated { .. } => "truncated",
+            FspecTooLong { .. } | UndefinedItem { .. } | EmptyRecord { .. } => "bad_fspec",
+            UndefinedSubfield { .. } | BadExplicitLength { .. } => "bad_item",
+            BlockTooLarge { .. } | OutOfRange { .. } | BadCallsign(_) => "unencodable",
+        }
+    }
+
     /// The absolute byte offset of the problem, when it has one (encoding errors do not).
     pub fn offset(&self) -> Option<usize> {
         use AsterixError::*;

@@ -3,7 +3,10 @@
 //! and scripts can read a feed the way Wireshark's dissector shows it.
 
 use iapz_adapters::asterix::{DataSource, Decoded, Mode3A, Record};
+use iapz_adapters::beast::{self, BeastFrame, BeastKind};
+use iapz_adapters::modes::{ModeSDecoder, ModeSReport};
 use serde_json::{Map, Value};
+use std::io::Write;
 
 /// Builds the JSON object of one record; `offset` is where it starts in the input file.
 pub fn record_json(d: &Decoded) -> Value {
@@ -60,6 +63,60 @@ pub fn record_json(d: &Decoded) -> Value {
             let callsign = r.target_id.map(|t| t.callsign).or(r.derived_callsign);
             o.put("callsign", callsign.map(|c| c.to_string()));
         }
+    }
+    Value::Object(o.0)
+}
+
+/// Prints one JSON object per Beast frame of `data` (CPR positions need the frames before,
+/// so the decoder keeps state, timed by the MLAT counter); bad frames go to stderr. Returns
+/// the summary line.
+pub fn print_beast(out: &mut impl Write, data: &[u8]) -> std::io::Result<String> {
+    let mut decoder = ModeSDecoder::new();
+    let (mut frames, mut positions, mut bad) = (0usize, 0usize, 0usize);
+    for result in beast::frames(data) {
+        let frame = match result {
+            Ok(f) => f,
+            Err(e) => {
+                bad += 1;
+                eprintln!("bad frame: {e}");
+                continue;
+            }
+        };
+        frames += 1;
+        let report = if frame.kind == BeastKind::ModeAc {
+            None
+        } else {
+            match decoder.decode(frame.message(), frame.mlat_s()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("undecoded frame: {e}");
+                    None
+                }
+            }
+        };
+        positions += usize::from(report.as_ref().is_some_and(|r| r.lat_lon_deg.is_some()));
+        writeln!(out, "{}", beast_json(&frame, report.as_ref()))?;
+    }
+    Ok(format!(
+        "{frames} frames ({positions} positions), {bad} bad"
+    ))
+}
+
+/// The JSON object of one Beast frame and what its message said.
+pub fn beast_json(f: &BeastFrame, r: Option<&ModeSReport>) -> Value {
+    let mut o = Fields(Map::new());
+    o.put("mlat_ticks", Some(f.mlat_ticks));
+    o.put("signal", Some(f.signal));
+    let hex: String = f.message().iter().map(|b| format!("{b:02x}")).collect();
+    o.put("hex", Some(hex));
+    if let Some(r) = r {
+        o.put("df", Some(r.df));
+        o.icao(r.icao24);
+        o.put("lat_deg", r.lat_lon_deg.map(|p| p.0));
+        o.put("lon_deg", r.lat_lon_deg.map(|p| p.1));
+        o.put("fl", r.altitude_ft.map(|(ft, _)| f64::from(ft) / 100.0));
+        o.put("callsign", r.callsign.clone());
+        o.put("squawk", r.mode3a.map(|m| format!("{m:04o}")));
     }
     Value::Object(o.0)
 }

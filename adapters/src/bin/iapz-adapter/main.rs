@@ -1,10 +1,12 @@
-//! `iapz-adapter`: the command-line face of the adapters crate. Today it has one command,
-//! `decode`, an inspection tool that prints every ASTERIX record of a file, a capture or
-//! stdin as one JSON object per line, so a feed can be checked by eye or by script.
+//! `iapz-adapter`: the command-line face of the adapters crate. `decode` is an inspection
+//! tool that prints every ASTERIX record or Beast frame of a file, a capture or stdin as one
+//! JSON object per line, so a feed can be checked by eye or by script; `asterix-in`,
+//! `beast-in` and `cat062-out` run the live adapters of [`iapz_adapters::live`].
 
 mod inspect;
+mod live;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use iapz_adapters::asterix::Decoder;
 use iapz_adapters::pcap::PcapReader;
@@ -29,6 +31,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Asterix)]
         format: Format,
     },
+    /// ASTERIX over UDP (unicast or multicast) -> plot batches (CAT048, cut by CAT034) and
+    /// partner tracks (CAT062) on Zenoh.
+    AsterixIn(live::AsterixInArgs),
+    /// A dump1090/readsb Beast TCP feed -> ADS-B plots on Zenoh, reconnecting with backoff.
+    BeastIn(live::BeastInArgs),
+    /// The picture from Zenoh -> ASTERIX CAT062 datagrams, periodically.
+    Cat062Out(live::Cat062OutArgs),
 }
 
 /// Input framings the decoder understands.
@@ -36,7 +45,7 @@ enum Command {
 enum Format {
     /// Concatenated ASTERIX datablocks (a raw recording, or one UDP payload).
     Asterix,
-    /// Beast binary Mode S frames (not yet supported).
+    /// Beast binary Mode S frames (dump1090/readsb port 30005 output).
     Beast,
     /// A classic pcap capture of ASTERIX in UDP.
     Pcap,
@@ -64,6 +73,9 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode { input, format } => decode(&input, format),
+        Command::AsterixIn(a) => live::run(live::LiveCommand::AsterixIn(a)),
+        Command::BeastIn(a) => live::run(live::LiveCommand::BeastIn(a)),
+        Command::Cat062Out(a) => live::run(live::LiveCommand::Cat062Out(a)),
     };
     // A closed pipe (`| head`) is the reader saying it has seen enough, not a failure.
     match result {
@@ -90,11 +102,6 @@ fn read_input(input: &str) -> Result<Vec<u8>> {
 }
 
 fn decode(input: &str, format: Format) -> Result<()> {
-    if let Format::Beast = format {
-        bail!(
-            "--format beast is not yet supported (Beast/Mode S decoding comes in a later increment)"
-        );
-    }
     let data = read_input(input)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -116,7 +123,12 @@ fn decode(input: &str, format: Format) -> Result<()> {
                 }
             }
         }
-        Format::Beast => {}
+        Format::Beast => {
+            let summary = inspect::print_beast(&mut out, &data)?;
+            out.flush()?;
+            eprintln!("{summary}");
+            return Ok(());
+        }
     }
     out.flush()?;
     eprintln!("{}", tally.summary());

@@ -1,4 +1,6 @@
-//! The key expressions of the daemon: the public addresses of its inputs and outputs.
+//! The key expressions of the daemon: the public addresses of its inputs and outputs. They live
+//! here, next to the `.proto` files, because they are the wire interface that adapters and
+//! consumers share with the daemon without depending on it.
 //!
 //! Everything under `iapz/in/**` is read by the daemon, everything under
 //! `iapz/out/<picture>/**` is written by it. Payloads are plain protobuf (`iapz.v1`, see
