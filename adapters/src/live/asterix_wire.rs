@@ -107,6 +107,8 @@ pub fn cat062_source_track(r: &Cat062Record, t: f64) -> Result<v1::SourceTrack, 
             v1::TrackStatus::Confirmed
         } as i32,
         identity: identity(r.icao24, r.mode3a, callsign),
+        // CAT062 carries no provenance a receiver could check for echoes.
+        sources: Vec::new(),
     })
 }
 
