@@ -7,22 +7,9 @@ use std::time::{Duration, Instant};
 use zenoh::matching::MatchingStatus;
 
 /// The configuration of a session that connects to `endpoint` (e.g. `tcp/127.0.0.1:7447`),
-/// with scouting off and no listening endpoint of its own.
+/// with scouting off and no listening endpoint of its own: the adapters' client session.
 pub fn client_config(endpoint: &str) -> Result<zenoh::Config> {
-    let mut c = zenoh::Config::default();
-    let endpoints = serde_json::to_string(&[endpoint])
-        .map_err(|e| anyhow!("endpoint {endpoint:?} as JSON: {e}"))?;
-    for (key, value) in [
-        ("mode", r#""peer""#.to_string()),
-        ("connect/endpoints", endpoints),
-        ("listen/endpoints", "[]".to_string()),
-        ("scouting/multicast/enabled", "false".into()),
-        ("scouting/gossip/enabled", "false".into()),
-    ] {
-        c.insert_json5(key, &value)
-            .map_err(|e| anyhow!("Zenoh setting {key} = {value}: {e}"))?;
-    }
-    Ok(c)
+    iapz_adapters::live::session::client_config(&[endpoint.to_string()])
 }
 
 /// Opens a session connected to `endpoint` (see [`client_config`]).
