@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         let (mut fuse_s, mut show_s, mut objects) = (0.0, 0.0, 0);
         for r in 0..REPS {
             let t = 10.0 + f64::from(r);
-            let local = grid(n, 0, t, "A-R1");
+            let local = Arc::new(grid(n, 0, t, "A-R1"));
             let partner = grid(n, n / 2, t, "node-b");
             let feed = v1::TrackFeed {
                 source_id: "node-b".into(),

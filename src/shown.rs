@@ -17,7 +17,7 @@ use crate::wire::deletion_to_wire;
 use fusion_core::picture::{Picture, PictureTrack};
 use fusion_core::{PictureSnapshot, TrackEvent};
 use iapz_proto::v1;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What happened to one public track number.
@@ -33,8 +33,11 @@ pub enum PictureEvent {
 #[derive(Debug, Default)]
 pub struct ShownPicture {
     tracks: BTreeMap<u64, PictureTrack>,
-    /// Public number -> tracker number, for the tracks that have a local track.
-    local_of: BTreeMap<u64, u64>,
+    /// Public number -> tracker number, for the tracks shown under another number than their
+    /// local track's (few: a partner's number inherited); the others are shown under their own.
+    aliases: BTreeMap<u64, u64>,
+    /// The tracker's picture at the last call: a public number in it is its own local track's.
+    local: PictureSnapshot,
 }
 
 impl ShownPicture {
@@ -43,7 +46,7 @@ impl ShownPicture {
     /// object (`moved`). Returns the events to publish and the picture to show.
     pub fn update(
         &mut self,
-        local: &Picture,
+        local: &PictureSnapshot,
         mut fused: Picture,
         tracker_events: &[TrackEvent],
         moved: &BTreeMap<u64, u64>,
@@ -56,53 +59,79 @@ impl ShownPicture {
             })
             .collect();
         let mut events = Vec::new();
-        let numbers: BTreeSet<u64> = fused.tracks.iter().map(|t| t.number).collect();
-        for (&number, _) in self.tracks.iter().filter(|(n, _)| !numbers.contains(n)) {
-            let reason = match self.local_of.get(&number) {
-                Some(m) if deleted_locally.contains_key(m) => deleted_locally[m],
+        // Every collection here is ordered by number: membership is a forward walk.
+        let mut in_fused = Walk::new(&fused.tracks);
+        for (&number, _) in self.tracks.iter().filter(|(n, _)| !in_fused.holds(**n)) {
+            let reason = match self.local_of(number) {
+                Some(m) if deleted_locally.contains_key(&m) => deleted_locally[&m],
                 _ if moved.contains_key(&number) => v1::DeletionReason::Merged,
                 None => v1::DeletionReason::SourceDropped,
                 Some(_) => v1::DeletionReason::Unspecified,
             };
             events.push(PictureEvent::Deleted(number, reason));
         }
-        self.tracks.retain(|n, _| numbers.contains(n));
-        self.local_of = local_numbers(local, &fused);
+        let mut in_fused = Walk::new(&fused.tracks);
+        self.tracks.retain(|n, _| in_fused.holds(*n));
+        self.aliases = aliases(local, &fused);
+        self.local = local.clone();
+        // What is left shown is in the fused picture: walk both together, replacing what
+        // changed in place; the new numbers are inserted after.
+        let mut shown = self.tracks.iter_mut().peekable();
+        let mut new = Vec::new();
         for tr in std::mem::take(&mut fused.tracks) {
-            let news = self.tracks.get(&tr.number).is_none_or(|old| {
-                old.last_update_t != tr.last_update_t
-                    || old.status != tr.status
-                    || old.sources != tr.sources
-                    || old.icao24 != tr.icao24
-            });
-            if news {
-                events.push(PictureEvent::Updated(tr.number));
-                self.tracks.insert(tr.number, tr);
+            match shown.next_if(|(n, _)| **n == tr.number) {
+                Some((_, old)) => {
+                    let news = old.last_update_t != tr.last_update_t
+                        || old.status != tr.status
+                        || old.sources != tr.sources
+                        || old.icao24 != tr.icao24;
+                    if news {
+                        events.push(PictureEvent::Updated(tr.number));
+                        *old = tr;
+                    }
+                }
+                None => {
+                    events.push(PictureEvent::Updated(tr.number));
+                    new.push(tr);
+                }
             }
         }
+        self.tracks
+            .extend(new.into_iter().map(|tr| (tr.number, tr)));
         // The fused picture's time and prediction noise, with the tracks last published.
         fused.tracks = self.tracks.values().cloned().collect();
         (events, Arc::new(fused))
     }
+
+    /// The tracker number of the local track shown under public `number` at the last call.
+    fn local_of(&self, number: u64) -> Option<u64> {
+        self.aliases.get(&number).copied().or_else(|| {
+            let own = self
+                .local
+                .tracks
+                .binary_search_by_key(&number, |t| t.number);
+            own.is_ok().then_some(number)
+        })
+    }
 }
 
-/// Which tracker track each fused track shows. A tracker number is only ever shown by its own
-/// track (the fusion reserves them), so a fused track under a tracker number is that track;
-/// a local track shown under a partner's number is the fused track with a local part (hits)
-/// and the same score and hits, which the fusion copies from the local track.
-fn local_numbers(local: &Picture, fused: &Picture) -> BTreeMap<u64, u64> {
-    let tracker: BTreeSet<u64> = local.tracks.iter().map(|t| t.number).collect();
-    let shown: BTreeSet<u64> = fused.tracks.iter().map(|t| t.number).collect();
+/// Which tracker track each fused track shown under another number shows. A tracker number is
+/// only ever shown by its own track (the fusion reserves them), so a fused track under a
+/// tracker number is that track; a local track shown under a partner's number is the fused
+/// track with a local part (hits) and the same score and hits, which the fusion copies from the
+/// local track.
+fn aliases(local: &Picture, fused: &Picture) -> BTreeMap<u64, u64> {
+    let mut shown = Walk::new(&fused.tracks);
     let mut aliased: Vec<&PictureTrack> = local
         .tracks
         .iter()
-        .filter(|t| !shown.contains(&t.number))
+        .filter(|t| !shown.holds(t.number))
         .collect();
+    let mut tracker = Walk::new(&local.tracks);
     let mut map = BTreeMap::new();
     for tr in &fused.tracks {
-        if tracker.contains(&tr.number) {
-            map.insert(tr.number, tr.number);
-        } else if tr.hits > 0
+        if !tracker.holds(tr.number)
+            && tr.hits > 0
             && let Some(i) = aliased
                 .iter()
                 .position(|l| l.hits == tr.hits && l.score.to_bits() == tr.score.to_bits())
@@ -111,6 +140,28 @@ fn local_numbers(local: &Picture, fused: &Picture) -> BTreeMap<u64, u64> {
         }
     }
     map
+}
+
+/// Membership in tracks ordered by number, for numbers asked in increasing order: one forward
+/// pass over the tracks, where a binary search per number would touch a new cache line at
+/// every probe.
+struct Walk<'a> {
+    tracks: &'a [PictureTrack],
+    at: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(tracks: &'a [PictureTrack]) -> Self {
+        Self { tracks, at: 0 }
+    }
+
+    /// Whether `number` is among the tracks; `number` must not be below the last one asked.
+    fn holds(&mut self, number: u64) -> bool {
+        while self.tracks.get(self.at).is_some_and(|t| t.number < number) {
+            self.at += 1;
+        }
+        self.tracks.get(self.at).is_some_and(|t| t.number == number)
+    }
 }
 
 #[cfg(test)]
@@ -155,9 +206,12 @@ mod tests {
             track(902, 9.5, 0, 0.0),
         ]);
         let none = BTreeMap::new();
+        let local = Arc::new(local);
         let (events, _) = shown.update(&local, fused.clone(), &[], &none);
         assert_eq!(events.len(), 4, "all new: {events:?}");
-        assert_eq!(shown.local_of.get(&900), Some(&2));
+        assert_eq!(shown.local_of(900), Some(2));
+        assert_eq!(shown.local_of(1), Some(1));
+        assert_eq!(shown.local_of(901), None);
 
         // Nothing new: track 1 was only predicted (later t, same last update).
         let mut later = fused.clone();
@@ -168,7 +222,7 @@ mod tests {
 
         // Track 2 deleted by the tracker (shown as 900), 901 lost its source, 902 merged
         // into 1.
-        let local = picture(vec![track(1, 9.0, 5, 20.0)]);
+        let local = Arc::new(picture(vec![track(1, 9.0, 5, 20.0)]));
         let fused = picture(vec![track(1, 10.0, 5, 20.0)]);
         let deleted = [TrackEvent::Deleted(2, DeletionReason::CoastTimeout)];
         let moved = BTreeMap::from([(902, 1)]);

@@ -297,8 +297,9 @@ pub struct FeedFusion {
     now: f64,
     /// Public number of every remote track shown at the previous fusion.
     paired: BTreeMap<RemoteKey, u64>,
-    /// Public number of every local track shown at the previous fusion.
-    local_shown_as: BTreeMap<u64, u64>,
+    /// Public number of every local track shown at the previous fusion, as (local number,
+    /// public number) ordered by local number.
+    local_shown_as: Vec<(u64, u64)>,
     next_remote: u64,
 }
 
@@ -319,7 +320,7 @@ impl FeedFusion {
                 .collect(),
             now: f64::NEG_INFINITY,
             paired: BTreeMap::new(),
-            local_shown_as: BTreeMap::new(),
+            local_shown_as: Vec::new(),
             next_remote: cfg.remote_number_base,
             cfg,
         })
@@ -431,7 +432,7 @@ impl FeedFusion {
                 estimate: predict_posvel(&tr.estimate, t - tr.t, local.q.0, local.q.1),
                 icao24: tr.icao24,
                 members: Vec::new(),
-                shown_as: vec![*self.local_shown_as.get(&tr.number).unwrap_or(&tr.number)],
+                shown_as: vec![self.local_shown_as(tr.number).unwrap_or(tr.number)],
             })
             .collect();
         let sources: Vec<Arc<str>> = self.remotes.keys().cloned().collect();
@@ -571,13 +572,13 @@ impl FeedFusion {
         held_back: &[RemoteKey],
     ) -> Picture {
         // Every tracker number is reserved for its own track, shown or aliased.
-        let mut claimed: BTreeSet<u64> = local.tracks.iter().map(|tr| tr.number).collect();
+        let mut claimed = Claimed::new(local);
         let mut numbers = vec![None; anchors.len()];
         // Local tracks already shown keep their number.
         for (i, a) in anchors.iter().enumerate() {
             if let Some(tr) = a.local.and_then(|l| local.tracks.get(l)) {
-                match self.local_shown_as.get(&tr.number) {
-                    Some(&p) if p == tr.number || claimed.insert(p) => numbers[i] = Some(p),
+                match self.local_shown_as(tr.number) {
+                    Some(p) if p == tr.number || claimed.claim(p) => numbers[i] = Some(p),
                     Some(_) => numbers[i] = Some(tr.number),
                     None => {}
                 }
@@ -590,14 +591,14 @@ impl FeedFusion {
                     .members
                     .iter()
                     .filter_map(|k| self.paired.get(k).copied())
-                    .find(|p| claimed.insert(*p));
+                    .find(|p| claimed.claim(*p));
                 numbers[i] = Some(inherited.unwrap_or(tr.number));
             }
         }
         // Remote-only objects keep the number a member was shown under, or get a new one.
         for (i, a) in anchors.iter().enumerate() {
             if numbers[i].is_none() {
-                let kept = a.shown_as.iter().copied().find(|p| claimed.insert(*p));
+                let kept = a.shown_as.iter().copied().find(|p| claimed.claim(*p));
                 numbers[i] = Some(kept.unwrap_or_else(|| self.new_remote_number(&mut claimed)));
             }
         }
@@ -623,7 +624,7 @@ impl FeedFusion {
             }
             let own = anchor.local.and_then(|l| local.tracks.get(l));
             if let Some(tr) = own {
-                self.local_shown_as.insert(tr.number, number);
+                self.local_shown_as.push((tr.number, number));
             }
             let last_remote = members
                 .iter()
@@ -642,7 +643,15 @@ impl FeedFusion {
             };
             tracks.push(track);
         }
-        tracks.sort_by_key(|tr| tr.number);
+        // Local anchors come first, in the local picture's order (by number).
+        if !self.local_shown_as.is_sorted() {
+            self.local_shown_as.sort_unstable();
+        }
+        // Usually already in order (local tracks come sorted and keep their numbers): the
+        // check is cheaper than moving every track through a sort.
+        if !tracks.is_sorted_by_key(|tr| tr.number) {
+            tracks.sort_by_key(|tr| tr.number);
+        }
         Picture {
             t,
             tracks,
@@ -658,7 +667,8 @@ impl FeedFusion {
         own: Option<&PictureTrack>,
         members: &[(&Arc<str>, &RemoteTrack)],
     ) -> Vec<Arc<str>> {
-        let mut sources: Vec<Arc<str>> = Vec::new();
+        let mut sources: Vec<Arc<str>> =
+            Vec::with_capacity(own.map_or(0, |tr| tr.sources.len() + 1) + 2 * members.len());
         if let Some(tr) = own {
             sources.extend(tr.sources.iter().cloned());
             sources.push(self.node_id.clone());
@@ -675,17 +685,51 @@ impl FeedFusion {
     }
 
     /// The next free number of the remote block.
-    fn new_remote_number(&mut self, claimed: &mut BTreeSet<u64>) -> u64 {
+    /// The public number local track `number` was shown under at the previous fusion.
+    fn local_shown_as(&self, number: u64) -> Option<u64> {
+        let i = self
+            .local_shown_as
+            .binary_search_by_key(&number, |&(l, _)| l)
+            .ok()?;
+        Some(self.local_shown_as[i].1)
+    }
+
+    fn new_remote_number(&mut self, claimed: &mut Claimed) -> u64 {
         loop {
             let n = self.next_remote;
             self.next_remote = self
                 .next_remote
                 .checked_add(1)
                 .unwrap_or(self.cfg.remote_number_base);
-            if claimed.insert(n) {
+            if claimed.claim(n) {
                 return n;
             }
         }
+    }
+}
+
+/// The public numbers taken during one numbering: every tracker number (reserved for its own
+/// track, found in the local picture) and those given out so far.
+struct Claimed<'a> {
+    local: &'a [PictureTrack],
+    given: BTreeSet<u64>,
+}
+
+impl<'a> Claimed<'a> {
+    fn new(local: &'a Picture) -> Self {
+        Self {
+            local: &local.tracks,
+            given: BTreeSet::new(),
+        }
+    }
+
+    /// Takes `number` if it is free; false if it was already taken.
+    fn claim(&mut self, number: u64) -> bool {
+        let reserved = self
+            .local
+            .binary_search_by_key(&number, |t| t.number)
+            .is_ok();
+        !reserved && self.given.insert(number)
     }
 }
 

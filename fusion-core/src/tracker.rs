@@ -412,16 +412,24 @@ impl Tracker {
 
     /// The confirmed picture as of the latest processed data time.
     pub fn snapshot(&self) -> PictureSnapshot {
-        let mut tracks: Vec<PictureTrack> = self
+        // The shown tracks' numbers and places, sorted: a track is large, an index is not.
+        let mut shown: Vec<(u64, usize)> = self
             .tracks
             .iter()
-            .filter(|t| match self.ctx.cfg.mode {
+            .enumerate()
+            .filter(|(_, t)| match self.ctx.cfg.mode {
                 AssociatorKind::Gnn => t.is_confirmed(),
                 AssociatorKind::Mht => self.mht.is_shown(t.uid),
             })
-            .filter_map(|t| {
-                Some(PictureTrack {
-                    number: t.number?,
+            .filter_map(|(i, t)| Some((t.number?, i)))
+            .collect();
+        shown.sort_unstable();
+        let tracks = shown
+            .into_iter()
+            .map(|(number, i)| {
+                let t = &self.tracks[i];
+                PictureTrack {
+                    number,
                     status: t.status,
                     t: t.t,
                     estimate: t.estimate,
@@ -439,10 +447,9 @@ impl Tracker {
                     icao24: t.icao24,
                     last_update_t: t.last_update_t,
                     hits: t.hits,
-                })
+                }
             })
             .collect();
-        tracks.sort_by_key(|t| t.number);
         Arc::new(Picture {
             t: self.time,
             tracks,
