@@ -169,11 +169,30 @@ enum CaptureCommand {
         #[arg(long)]
         track_source: Option<String>,
         /// Raw ASTERIX: the UTC day its times of day belong to, YYYY-MM-DD (default 1970-01-01).
-        #[arg(long, value_parser = parse_day)]
+        #[arg(long, value_parser = iapzd::capture::utc::parse)]
         day: Option<i64>,
         /// Beast: time of the first frame, ns since 1970 (default: the run epoch).
         #[arg(long)]
         start_unix_ns: Option<i64>,
+    },
+    /// Simulate a scenario and write what its sensors would have published as a capture (test
+    /// data, measurements), with the configuration that replays it.
+    Simulate {
+        /// A scenario NAME from bench/scenarios, or a path to a .toml file.
+        #[arg(long)]
+        scenario: String,
+        /// Random seed: same scenario and seed, same capture.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated seconds (default: the scenario's).
+        #[arg(long)]
+        duration_s: Option<f64>,
+        /// Capture file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the daemon configuration declaring the scenario's sensors here.
+        #[arg(long)]
+        config_out: Option<PathBuf>,
     },
     /// Counts per key and sensor, time span, gaps and damage of a capture.
     Inspect {
@@ -192,26 +211,6 @@ fn parse_sac_sic(s: &str) -> Result<iapz_adapters::asterix::DataSource, String> 
         sac: n(a)?,
         sic: n(b)?,
     })
-}
-
-/// `YYYY-MM-DD` as ns since 1970 of that day's UTC midnight.
-fn parse_day(s: &str) -> Result<i64, String> {
-    let bad = || format!("{s:?}: expected YYYY-MM-DD");
-    let mut it = s.split('-').map(|x| x.parse::<i64>().map_err(|_| bad()));
-    let (y, m, d) = match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(y), Some(m), Some(d), None) => (y?, m?, d?),
-        _ => return Err(bad()),
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok((era * 146_097 + doe - 719_468) * 86_400_000_000_000)
 }
 
 /// Logs to stderr at `default` unless `RUST_LOG` says otherwise.
@@ -288,6 +287,32 @@ fn main() -> Result<()> {
             let report = iapzd::capture::inspect::inspect(&capture, gap_s)?;
             print!("{}", report.render());
         }
+        Command::Capture(CaptureCommand::Simulate {
+            scenario,
+            seed,
+            duration_s,
+            out,
+            config_out,
+        }) => {
+            init_logs("warn");
+            let mut sc = iapz_bench::simulate::Scenario::load(&scenario)
+                .with_context(|| format!("scenario {scenario}"))?;
+            if let Some(d) = duration_s {
+                sc.duration_s = d;
+            }
+            let written = iapzd::capture::simulated::write_capture(&sc, seed, &out)?;
+            if let Some(path) = config_out {
+                let text = iapzd::capture::simulated::scenario_config(&sc)?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!(
+                "{}: {} samples, {} bytes",
+                out.display(),
+                written.samples,
+                written.bytes
+            );
+        }
         Command::Capture(CaptureCommand::Import {
             format,
             file,
@@ -355,7 +380,7 @@ fn main() -> Result<()> {
                     rejected.join(", ")
                 },
                 s.packets_skipped,
-                iapzd::capture::inspect::utc(s.epoch_unix_ns),
+                iapzd::capture::utc::utc(s.epoch_unix_ns),
             );
         }
         Command::CheckConfig { config } => {

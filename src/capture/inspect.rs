@@ -3,6 +3,7 @@
 
 use super::CaptureError;
 use super::reader::{CaptureSet, Damage};
+use super::utc::utc;
 use iapz_proto::{keys, v1};
 use prost::Message;
 use std::collections::BTreeMap;
@@ -99,29 +100,6 @@ pub fn inspect(path: &Path, gap_s: f64) -> Result<Inspection, CaptureError> {
     Ok(out)
 }
 
-/// A UTC time (ns since 1970) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn utc(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
 impl Inspection {
     /// The report printed by `iapzd capture inspect`.
     pub fn render(&self) -> String {
@@ -196,17 +174,5 @@ impl Inspection {
             let _ = writeln!(s, "damage: {d}");
         }
         s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_formats_civil_dates() {
-        assert_eq!(super::utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            super::utc(1_633_608_125_250_000_000),
-            "2021-10-07T12:02:05.250Z"
-        );
     }
 }

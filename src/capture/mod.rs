@@ -5,13 +5,16 @@
 //! layout in [`format`] and `docs/capture-format.md`). [`writer::CaptureWriter`] writes them
 //! (flushed and synced at least every second, rotated by size or time into `CAPTURE`,
 //! `CAPTURE.1`, ...), [`reader::CaptureSet`] reads a file or a rotated set back, skipping and
-//! reporting damage, [`import`] turns ASTERIX and Beast recordings into captures and
-//! [`inspect`] summarises one.
+//! reporting damage, [`import`] turns ASTERIX and Beast recordings into captures,
+//! [`simulated`] writes a simulated scenario as a capture (test data) and [`inspect`]
+//! summarises one.
 
 pub mod format;
 pub mod import;
 pub mod inspect;
 pub mod reader;
+pub mod simulated;
+pub mod utc;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -42,7 +42,7 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.done);
-                if self.done % 64 == 0 {
+                if self.done.is_multiple_of(64) {
                     bar.set_message(format!("capture time {capture_s:.1} s"));
                 }
             }
