@@ -421,7 +421,14 @@ fn main() -> Result<()> {
 /// `iapzd record`: until the duration, Ctrl-C or SIGTERM.
 async fn record(args: RecordArgs) -> Result<()> {
     use iapzd::capture::writer::CaptureOptions;
-    let session = iapzd::connect::open(&args.connect).await?;
+    // A client: the peer (the daemon) or router it connects to routes to it everything
+    // published there, not only what that node itself publishes.
+    let mut zc = iapzd::connect::client_config(&args.connect)?;
+    zc.insert_json5("mode", r#""client""#)
+        .map_err(|e| anyhow::anyhow!("Zenoh mode: {e}"))?;
+    let session = zenoh::open(zc)
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", args.connect))?;
     let mut opts = CaptureOptions::new(args.keys.clone(), "iapzd record");
     opts.rotate_bytes = args.rotate_size.map(|mb| (mb * 1e6) as u64);
     opts.rotate_after = args

@@ -521,3 +521,58 @@ fn raw_asterix_and_beast_recordings_import() {
         "within the recording's 24 s, from the receiver's clock: {span}"
     );
 }
+
+/// `iapzd record` as a command, connected to a peer (as to a daemon) while an adapter-like
+/// peer publishes to that peer: the recorder is a client, so the peer routes the adapter's
+/// samples to it (a peer would only hear the hub's own), and it stops after `--duration`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_command_records_what_other_peers_publish_to_its_peer() {
+    let path = scratch("command.iapzcap");
+    let hub = open(listen_config(20004)).await;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_iapzd"))
+        .args([
+            "record",
+            "--connect",
+            "tcp/127.0.0.1:20004",
+            "--keys",
+            "iapz/in/**",
+        ])
+        .args(["--duration", "8", "--out"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("iapzd record");
+    let adapter = connect(20004).await;
+    let p = adapter
+        .declare_publisher("iapz/in/plots/R7")
+        .congestion_control(CongestionControl::Block)
+        .await
+        .expect("publisher");
+    // Nobody but the recorder subscribes: a match is its subscription, routed by the hub.
+    assert!(
+        iapz_adapters::live::session::wait_for_subscriber(&p, PATIENCE).await,
+        "the recorder's subscription never reached the adapter"
+    );
+    for seq in 0..50u64 {
+        p.put(seq.to_le_bytes().to_vec()).await.expect("put");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("iapzd record");
+    assert!(status.status.success(), "{status:?}");
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(stdout.contains("50 written"), "{stdout}");
+    let mut set = CaptureSet::open(&path).expect("open");
+    let mut seqs = Vec::new();
+    while let Some(s) = set.next_sample().expect("read") {
+        assert_eq!(s.key_expr, "iapz/in/plots/R7");
+        seqs.push(u64::from_le_bytes(
+            s.payload[..8].try_into().expect("8 bytes"),
+        ));
+    }
+    assert_eq!(seqs, (0..50).collect::<Vec<_>>());
+    adapter.close().await.expect("close");
+    hub.close().await.expect("close");
+}
