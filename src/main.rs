@@ -430,9 +430,16 @@ async fn record(args: RecordArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", args.connect))?;
     let mut opts = CaptureOptions::new(args.keys.clone(), "iapzd record");
-    opts.rotate_bytes = args.rotate_size.map(|mb| (mb * 1e6) as u64);
-    opts.rotate_after = args
-        .rotate_secs
+    let positive = |v: Option<f64>, name: &str| match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => anyhow::bail!("{name} must be > 0, not {x}"),
+        _ => Ok(v),
+    };
+    opts.rotate_bytes = positive(args.rotate_size, "--rotate-size")?.map(|mb| (mb * 1e6) as u64);
+    let duration = positive(args.duration, "--duration")?
+        .map(Duration::try_from_secs_f64)
+        .transpose()
+        .context("--duration")?;
+    opts.rotate_after = positive(args.rotate_secs, "--rotate-secs")?
         .map(Duration::try_from_secs_f64)
         .transpose()
         .context("--rotate-secs")?;
@@ -453,9 +460,9 @@ async fn record(args: RecordArgs) -> Result<()> {
     .await?;
     tracing::info!(keys = ?args.keys, out = %args.out.display(), "recording");
     let until = async {
-        match args.duration {
+        match duration {
             Some(d) => {
-                tokio::time::sleep(Duration::from_secs_f64(d.max(0.0))).await;
+                tokio::time::sleep(d).await;
                 Ok(())
             }
             None => wait_for_signal().await,

@@ -155,6 +155,7 @@ pub async fn replay(
             let due = wall0 + Duration::from_secs_f64(due);
             let now = Instant::now();
             if due > now {
+                summary.behind = Duration::ZERO;
                 tokio::time::sleep_until(due.into()).await;
             } else {
                 summary.behind = now - due;

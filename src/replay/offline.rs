@@ -199,6 +199,11 @@ pub fn replay<W: Write>(
     out: W,
     opts: &OfflineOptions,
 ) -> Result<OfflineSummary> {
+    if let Some(every) = opts.picture_every
+        && !(every.is_finite() && every > 0.0)
+    {
+        anyhow::bail!("the picture period must be > 0 s, not {every}");
+    }
     let started = Instant::now();
     let mut set = CaptureSet::open(capture)?;
     let header_epoch = set.headers().first().map_or(0, |h| h.epoch_unix_ns);
