@@ -582,7 +582,7 @@ fn replay_offline(args: &ReplayArgs) -> Result<()> {
     report_damage(&s.damage);
     let rejected: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!(
-        "{}: {} samples ({} inputs, {} plots) in {:.3} s: {:.0} samples/s, {:.1} x real time; {} picture lines; {} skipped; rejected: {}",
+        "{}: {} samples ({} inputs, {} plots) in {:.3} s: {:.0} samples/s, {:.1} x real time; {} picture lines; {} skipped; {} of our own feed ignored; rejected: {}",
         out.display(),
         s.samples,
         s.inputs,
@@ -592,6 +592,7 @@ fn replay_offline(args: &ReplayArgs) -> Result<()> {
         s.times_real_time(),
         s.picture_lines,
         s.skipped,
+        s.own_feed_ignored,
         if rejected.is_empty() {
             "none".into()
         } else {

@@ -576,3 +576,79 @@ async fn the_record_command_records_what_other_peers_publish_to_its_peer() {
     adapter.close().await.expect("close");
     hub.close().await.expect("close");
 }
+
+/// Plot batches and a partner's track feed in one capture (the demo's partner, every 2 s of
+/// data time): offline, the feed is fused into the picture, and two replays give the same
+/// bytes.
+#[test]
+fn an_offline_replay_with_a_partner_feed_fuses_it_and_is_deterministic() {
+    use iapzd::demo::partner::{PARTNER_ID, Partner};
+    let mut scenario = iapz_bench::simulate::Scenario::load("crossing").expect("scenario");
+    scenario.duration_s = 60.0;
+    let epoch = iapzd::capture::simulated::scenario_epoch(&scenario).expect("epoch");
+    let (batches, truth) =
+        iapzd::demo::scene::simulate_batches(&scenario, 1, iapzd::demo::scene::SECTOR_FRACTION)
+            .expect("simulate");
+    let mut cfg = Config::load(&data("crossing.toml")).expect("config");
+    cfg = iapzd::demo::demo_config(cfg).expect("demo config");
+    let mut partner = Partner::new(cfg.frame(), 0.0);
+    let mut samples: Vec<v1::CaptureSample> = batches
+        .iter()
+        .map(|b| v1::CaptureSample {
+            receive_unix_ns: iapz_proto::t_to_unix_ns(epoch, b.release_t),
+            key_expr: keys::plots_in(&b.batch.sensor_id),
+            encoding: "zenoh/bytes".into(),
+            payload: b.batch.encode_to_vec(),
+        })
+        .collect();
+    let mut feeds = 0;
+    for (t, records) in &truth {
+        if t.rem_euclid(2.0) == 0.0 {
+            let feed = partner.feed(*t, records, 0);
+            samples.push(v1::CaptureSample {
+                receive_unix_ns: iapz_proto::t_to_unix_ns(epoch, *t),
+                key_expr: keys::tracks_in(PARTNER_ID),
+                encoding: "zenoh/bytes".into(),
+                payload: feed.encode_to_vec(),
+            });
+            feeds += 1;
+        }
+    }
+    samples.sort_by_key(|s| s.receive_unix_ns);
+    let path = scratch("partner.iapzcap");
+    let mut opts = CaptureOptions::new(vec!["iapz/in/**".into()], "test");
+    opts.epoch_unix_ns = epoch;
+    let mut w = CaptureWriter::create(&path, opts).expect("create");
+    for s in &samples {
+        w.write(s).expect("write");
+    }
+    w.finish().expect("finish");
+
+    let (picture, summary) = offline(&cfg, &path, Some(2.0));
+    assert!(feeds >= 25, "{feeds} feed messages");
+    assert_eq!(
+        summary.inputs as usize,
+        samples.len(),
+        "{:?}",
+        summary.rejected
+    );
+    assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+    let (again, _) = offline(&cfg, &path, Some(2.0));
+    assert!(again == picture, "two offline replays differ");
+    let text = String::from_utf8(picture).expect("utf-8");
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+    let fused = last["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .filter(|t| {
+            let sources = t["sources"].as_array().expect("sources");
+            sources.iter().any(|s| s == PARTNER_ID) && sources.iter().any(|s| s == "R1")
+        })
+        .count();
+    assert!(
+        fused > 0,
+        "some objects are held by the radars and the partner: {last}"
+    );
+}

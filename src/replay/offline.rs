@@ -54,6 +54,9 @@ pub struct OfflineSummary {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// Samples on keys that are neither plots nor tracks, or outside the window.
     pub skipped: u64,
+    /// Messages of our own feed (`iapz/in/tracks/<node_id>`, recorded from the daemon that
+    /// published it), ignored as the daemon ignores them.
+    pub own_feed_ignored: u64,
     /// Picture lines written.
     pub picture_lines: u64,
     /// Data time of the first and last picture.
@@ -261,6 +264,7 @@ pub fn replay<W: Write>(
     summary.capture_span_s = first_ns.map_or(0.0, |f| (last_ns - f) as f64 * 1e-9);
     summary.plots = p.health.sensors.iter().map(|h| h.received_count()).sum();
     summary.rejected = p.rejected();
+    summary.own_feed_ignored = p.health.own_feed_ignored_count();
     summary.damage = set.damage();
     summary.wall = started.elapsed();
     Ok(summary)
