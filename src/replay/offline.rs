@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::status::{Health, Reason};
 use crate::wire::AssumedAccuracy;
 use anyhow::{Context, Result};
-use fusion_core::{Picture, Tracker};
+use fusion_core::{Picture, PictureSnapshot, Tracker};
 use iapz_adapters::scenario::write_record;
 use iapz_bench::track::picture_record;
 use std::io::Write;
@@ -165,12 +165,12 @@ impl Pipeline {
     }
 
     /// The picture as the daemon shows it: the tracker's, fused with the feeds.
-    fn picture(&mut self) -> Picture {
+    fn picture(&mut self) -> PictureSnapshot {
         let local = self.tracker.snapshot();
         if self.fuse {
-            self.inbox.fuse(&local).picture
+            Arc::new(self.inbox.fuse(&local).picture)
         } else {
-            Picture::clone(&local)
+            local
         }
     }
 
@@ -227,7 +227,7 @@ pub fn replay<W: Write>(
     };
     let mut summary = OfflineSummary::default();
     let (mut first_ns, mut last_ns) = (None, 0);
-    let mut picture: Option<Picture> = None;
+    let mut picture: Option<PictureSnapshot> = None;
     while let Some(s) = set.next_sample()? {
         match sel.select(&s) {
             Selected::Yes => {}
