@@ -13,6 +13,11 @@ use iapzd::demo::DemoOptions;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// mimalloc: the tracker's and publisher's many small, short-lived allocations cost a fraction
+/// of what they cost with the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "iapzd", version, about = "IAPZ air-picture fusion daemon")]
 struct Cli {

@@ -11,6 +11,10 @@
 use iapz_bench::simulate::{Scenario, simulate_to_writers};
 use iapz_bench::track::{TrackOptions, track_stream};
 
+/// The allocator the deployed binaries use (see `iapzd`), so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn list(var: &str, default: &[usize]) -> Vec<usize> {
     std::env::var(var)
         .ok()

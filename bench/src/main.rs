@@ -13,6 +13,10 @@ use iapz_bench::track::{
 };
 use std::path::{Path, PathBuf};
 
+/// The allocator the deployed binaries use (see `iapzd`), so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "iapz-bench",
