@@ -18,6 +18,7 @@ const PROTO_FILES: &[&str] = &[
     "proto/iapz/v1/track.proto",
     "proto/iapz/v1/feed.proto",
     "proto/iapz/v1/status.proto",
+    "proto/iapz/v1/capture.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -380,7 +380,7 @@ impl Engine {
 }
 
 /// The reason under which a refused feed track (or message) is counted.
-fn feed_error_reason(e: &FeedError) -> Reason {
+pub fn feed_error_reason(e: &FeedError) -> Reason {
     match e {
         FeedError::UnknownSource(_) => Reason::UnknownSensor,
         FeedError::NonFinite => Reason::NonFinite,
@@ -393,7 +393,7 @@ fn feed_error_reason(e: &FeedError) -> Reason {
 }
 
 /// The reason under which a tracker rejection is counted.
-fn plot_error_reason(e: &PlotError) -> Reason {
+pub fn plot_error_reason(e: &PlotError) -> Reason {
     match e {
         PlotError::UnknownSensor(_) => Reason::UnknownSensor,
         PlotError::NonFinite => Reason::NonFinite,

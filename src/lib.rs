@@ -9,6 +9,7 @@
 //! feeds around an in-process daemon), [`watch`] (the picture in a terminal) and [`connect`]
 //! (their Zenoh sessions) are the tools around it.
 
+pub mod capture;
 pub mod config;
 pub mod connect;
 pub mod demo;
@@ -18,6 +19,8 @@ pub mod ingest;
 pub use iapz_proto::keys;
 pub mod metrics;
 pub mod publish;
+pub mod record;
+pub mod replay;
 pub mod run;
 pub mod shown;
 pub mod snapshot;

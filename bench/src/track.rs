@@ -175,29 +175,7 @@ impl<W: Write> Runner<'_, W> {
 
     fn write_picture(&mut self, t: f64) -> std::io::Result<()> {
         let snapshot = self.tracker.snapshot();
-        let tracks = snapshot
-            .predicted_to(t)
-            .map(|(tr, g)| PictureTrack {
-                id: tr.number,
-                x: g.x[0],
-                y: g.x[1],
-                z: g.x[2],
-                vx: g.x[3],
-                vy: g.x[4],
-                vz: g.x[5],
-                cov: None,
-                score: None,
-                sources: Some(tr.sources.iter().map(|s| s.to_string()).collect()),
-                status: Some(
-                    match tr.status {
-                        fusion_core::track::TrackStatus::Coasting => "coasting",
-                        _ => "confirmed",
-                    }
-                    .to_string(),
-                ),
-            })
-            .collect();
-        write_record(&mut self.out, &PictureRecord { t, tracks })?;
+        write_record(&mut self.out, &picture_record(&snapshot, t))?;
         self.summary.picture_lines += 1;
         self.last_picture_t = t;
         Ok(())
@@ -232,6 +210,35 @@ impl<W: Write> Runner<'_, W> {
         self.open[s].plots.push(plot);
         Ok(())
     }
+}
+
+/// The picture line at data time `t`: every track of `picture` predicted to `t`, with its
+/// sources and status. `track` and `iapzd replay --offline` both write their pictures with it,
+/// so that their picture files are the same format to the byte.
+pub fn picture_record(picture: &fusion_core::Picture, t: f64) -> PictureRecord {
+    let tracks = picture
+        .predicted_to(t)
+        .map(|(tr, g)| PictureTrack {
+            id: tr.number,
+            x: g.x[0],
+            y: g.x[1],
+            z: g.x[2],
+            vx: g.x[3],
+            vy: g.x[4],
+            vz: g.x[5],
+            cov: None,
+            score: None,
+            sources: Some(tr.sources.iter().map(|s| s.to_string()).collect()),
+            status: Some(
+                match tr.status {
+                    fusion_core::track::TrackStatus::Coasting => "coasting",
+                    _ => "confirmed",
+                }
+                .to_string(),
+            ),
+        })
+        .collect();
+    PictureRecord { t, tracks }
 }
 
 /// Tracks the plots in `input`, writing the picture to `output`. Plot lines that cannot be

@@ -16,6 +16,7 @@ fn lists_the_expected_files_and_messages() {
     assert_eq!(
         files,
         [
+            "iapz/v1/capture.proto",
             "iapz/v1/common.proto",
             "iapz/v1/feed.proto",
             "iapz/v1/plot.proto",
@@ -52,6 +53,10 @@ fn lists_the_expected_files_and_messages() {
         "SourceTrack",
         "SensorStatus",
         "NodeStatus",
+        "CaptureRecord",
+        "CaptureHeader",
+        "CaptureSample",
+        "CaptureIndex",
     ];
     expected.sort_unstable();
     assert_eq!(messages, expected);

@@ -197,6 +197,39 @@ fn node_status() -> NodeStatus {
 }
 
 /// Encodes, decodes, compares; returns the encoding for the coverage check.
+/// The three records of a capture file, every field set.
+fn capture_records() -> Vec<iapz_proto::v1::CaptureRecord> {
+    use iapz_proto::v1::capture_record::Record;
+    use iapz_proto::v1::{CaptureHeader, CaptureIndex, CaptureRecord, CaptureSample};
+    [
+        Record::Header(CaptureHeader {
+            magic: "iapz-capture".into(),
+            version: 1,
+            created_unix_ns: 1_767_225_600_000_000_000,
+            keys: vec!["iapz/in/**".into()],
+            epoch_unix_ns: 1_767_225_600_000_000_000,
+            part: 2,
+            source: "iapzd record".into(),
+        }),
+        Record::Sample(CaptureSample {
+            receive_unix_ns: 1_767_225_601_000_000_000,
+            key_expr: "iapz/in/plots/R1".into(),
+            encoding: "zenoh/bytes".into(),
+            payload: plot_batch().encode_to_vec(),
+        }),
+        Record::Index(CaptureIndex {
+            block_offset: 120,
+            samples: 1000,
+            first_receive_unix_ns: 1_767_225_601_000_000_000,
+            last_receive_unix_ns: 1_767_225_602_000_000_000,
+            samples_total: 3000,
+        }),
+    ]
+    .into_iter()
+    .map(|r| CaptureRecord { record: Some(r) })
+    .collect()
+}
+
 fn round_trip<M: Message + Default + PartialEq + Debug>(m: &M) -> Vec<u8> {
     let bytes = m.encode_to_vec();
     assert_eq!(bytes.len(), m.encoded_len());
@@ -225,6 +258,9 @@ fn round_trip_every_message() {
     ];
     for event in track_events() {
         samples.push(("TrackEvent", round_trip(&event)));
+    }
+    for record in capture_records() {
+        samples.push(("CaptureRecord", round_trip(&record)));
     }
     // Every field of every message reached the wire in some sample.
     let schema = Schema::load();

@@ -76,9 +76,11 @@ impl AsterixInConfig {
 
 /// What one datagram produced.
 #[derive(Debug, Default)]
-struct DatagramOutput {
-    batches: Vec<ScanBatch>,
-    tracks: Vec<v1::SourceTrack>,
+pub struct DatagramOutput {
+    /// Sector batches closed by the datagram.
+    pub batches: Vec<ScanBatch>,
+    /// CAT062 partner tracks of the datagram.
+    pub tracks: Vec<v1::SourceTrack>,
 }
 
 /// A started `asterix-in` adapter: socket bound, session open, publishers declared.
@@ -96,8 +98,9 @@ pub struct AsterixIn {
 }
 
 /// The decoding half of the adapter, without sockets: datagrams in, batches and partner
-/// tracks out, every record counted.
-struct FeedDecoder {
+/// tracks out, every record counted. Public so that a recording (pcap, raw ASTERIX) becomes
+/// exactly the messages the live adapter would have published (`iapzd capture import`).
+pub struct FeedDecoder {
     clock: TodClock,
     batcher: ScanBatcher,
     source_filter: Option<DataSource>,
@@ -209,37 +212,80 @@ impl AsterixIn {
             return;
         }
         self.feed_sequence += 1;
-        let t = out
-            .tracks
-            .iter()
-            .map(|t| t.t)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let feed = v1::TrackFeed {
-            source_id: self.cfg.track_source.clone(),
-            sequence: self.feed_sequence,
-            t,
-            tracks: out.tracks,
-            dropped_track_numbers: Vec::new(),
-            epoch_unix_ns: self.epoch_unix_ns,
-        };
+        let feed = track_feed_message(
+            &self.cfg.track_source,
+            self.feed_sequence,
+            out.tracks,
+            self.epoch_unix_ns,
+        );
         put(&self.tracks, feed.encode_to_vec(), &self.counters).await;
     }
 
     async fn publish_batch(&mut self, b: ScanBatch) {
         self.plot_sequence += 1;
-        let batch = v1::PlotBatch {
-            sensor_id: self.cfg.sensor.clone(),
-            sequence: self.plot_sequence,
-            scan_time: b.scan_time,
-            plots: b.plots,
-        };
+        let batch = plot_batch_message(&self.cfg.sensor, self.plot_sequence, b);
         put(&self.plots, batch.encode_to_vec(), &self.counters).await;
     }
 }
 
+/// The `PlotBatch` the adapter publishes for sector batch `b` of `sensor`.
+pub fn plot_batch_message(sensor: &str, sequence: u64, b: ScanBatch) -> v1::PlotBatch {
+    v1::PlotBatch {
+        sensor_id: sensor.to_string(),
+        sequence,
+        scan_time: b.scan_time,
+        plots: b.plots,
+    }
+}
+
+/// The `TrackFeed` the adapter publishes for the CAT062 tracks of one datagram: its time is
+/// the newest track's.
+pub fn track_feed_message(
+    source: &str,
+    sequence: u64,
+    tracks: Vec<v1::SourceTrack>,
+    epoch_unix_ns: i64,
+) -> v1::TrackFeed {
+    let t = tracks.iter().map(|t| t.t).fold(f64::NEG_INFINITY, f64::max);
+    v1::TrackFeed {
+        source_id: source.to_string(),
+        sequence,
+        t,
+        tracks,
+        dropped_track_numbers: Vec::new(),
+        epoch_unix_ns,
+    }
+}
+
 impl FeedDecoder {
-    /// Decodes one datagram into batches and partner tracks (no I/O).
-    fn datagram(&mut self, data: &[u8], now: Instant) -> DatagramOutput {
+    /// A decoder converting times of day with `clock`, cutting plots into batches with
+    /// `batcher`, using only the records of `source_filter` (all when `None`).
+    pub fn new(
+        clock: TodClock,
+        batcher: ScanBatcher,
+        source_filter: Option<DataSource>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            clock,
+            batcher,
+            source_filter,
+            counters,
+        }
+    }
+
+    /// Closes a batch that has waited too long for its marker (see [`ScanBatcher`]).
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<ScanBatch> {
+        self.batcher.poll_timeout(now)
+    }
+
+    /// Closes whatever batch is held (end of the feed).
+    pub fn finish(&mut self) -> Option<ScanBatch> {
+        self.batcher.finish()
+    }
+
+    /// Decodes one datagram received at `now` into batches and partner tracks (no I/O).
+    pub fn datagram(&mut self, data: &[u8], now: Instant) -> DatagramOutput {
         let mut out = DatagramOutput::default();
         for result in Decoder::new(data) {
             self.counters.frames_in(1);
