@@ -54,6 +54,13 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Bridge our picture to a coalition partner under a release policy, and the partner's
+    /// tracks into our daemon (until SIGINT or SIGTERM).
+    Bridge {
+        /// Bridge configuration (`configs/bridge-<partner>.toml`).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Load a configuration, build the tracker from it and print what it declares.
     CheckConfig {
         /// Configuration file.
@@ -118,6 +125,11 @@ fn main() -> Result<()> {
                     iapzd::watch::run(&connect, &picture).await
                 }
             })?;
+        }
+        Command::Bridge { config } => {
+            init_logs("info");
+            let cfg = iapzd::bridge::config::BridgeConfig::load(&config)?;
+            runtime()?.block_on(iapzd::bridge::run(cfg))?;
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
