@@ -735,8 +735,14 @@ async fn after_the_link_drops_the_partner_gets_the_current_picture_and_nothing_w
         .await
         .expect("router again");
     c.router = Some(router);
+    // The whole released picture, told apart from the ticks' messages by the withdrawal of
+    // T2 that the partner missed (only a full message repeats it).
     let full = loop {
-        if let Some(f) = got.lock().expect("lock").get(before).cloned() {
+        let after = got.lock().expect("lock")[before..].to_vec();
+        if let Some(f) = after
+            .into_iter()
+            .find(|f| f.dropped_track_numbers.contains(&t2_number))
+        {
             break f;
         }
         assert!(
@@ -747,16 +753,13 @@ async fn after_the_link_drops_the_partner_gets_the_current_picture_and_nothing_w
     };
     let mut now_seen = std::collections::BTreeMap::new();
     check_released(&full, &mut now_seen);
+    assert_eq!(full.tracks.len(), 2, "every released track, once");
     let mut targets: Vec<usize> = now_seen.values().copied().collect();
     targets.sort();
     assert_eq!(
         targets,
         vec![0, 3],
         "the current released picture: T0 and T3"
-    );
-    assert!(
-        full.dropped_track_numbers.contains(&t2_number),
-        "T2's withdrawal during the outage is told"
     );
     let reconnected_in = start.elapsed();
     for i in 37..=45 {
