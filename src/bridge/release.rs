@@ -41,7 +41,7 @@ pub struct ReleaseTiming {
 /// One change of our picture, waiting in the delay line.
 #[derive(Debug, Clone)]
 enum Change {
-    Update(v1::Track),
+    Update(Box<v1::Track>),
     Delete(u64),
 }
 
@@ -163,7 +163,7 @@ impl Release {
     pub fn offer(&mut self, now: Instant, event: v1::TrackEvent) {
         let change = match event.event {
             Some(v1::track_event::Event::Update(u)) => match u.track {
-                Some(track) => Change::Update(track),
+                Some(track) => Change::Update(Box::new(track)),
                 None => {
                     self.counters.dropped(Dropped::Malformed);
                     return;
@@ -196,7 +196,7 @@ impl Release {
             match change {
                 Change::Update(track) => {
                     self.updates_in_line -= 1;
-                    self.decide(now, track, &frame);
+                    self.decide(now, *track, &frame);
                 }
                 Change::Delete(ours) => self.delete(ours),
             }
