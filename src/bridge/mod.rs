@@ -134,7 +134,7 @@ impl Bridge {
         tracing::info!(
             partner = %b.partner,
             picture = %b.picture,
-            released = bridge.counters.released_count(),
+            metrics = %b.metrics_addr,
             "iapzd bridge running"
         );
         Ok(bridge)
