@@ -34,11 +34,22 @@ fn now_ns() -> i64 {
         .as_nanos() as i64
 }
 
-/// A directory of the test's own for its certificates.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iapz-bridge-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A directory of the test's own for its certificates, removed when dropped (a failed test
+/// leaves nothing behind either).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("iapz-bridge-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn shipped(file: &str) -> PathBuf {
@@ -196,7 +207,7 @@ private_key = {key:?}
 
 /// Everything on our side and the router, started in order.
 struct Coalition {
-    dir: PathBuf,
+    _dir: Scratch,
     pki: Pki,
     router_port: u16,
     router: Option<zenoh::Session>,
@@ -209,8 +220,8 @@ struct Coalition {
 
 impl Coalition {
     async fn start(test: &str, base: u16) -> Self {
-        let dir = scratch(test);
-        let pki = Pki::new(&dir, "coalition-ca");
+        let dir = Scratch::new(test);
+        let pki = Pki::new(&dir.0, "coalition-ca");
         let router_id = pki.issue("coalition-router");
         let bridge_id = pki.issue("bridge-alpha");
         let (national_port, router_port) = (base, base + 1);
@@ -235,7 +246,7 @@ impl Coalition {
             .expect("sensor session");
         let plots = publisher(&sensor, "iapz/in/plots/R1".into()).await;
         Self {
-            dir,
+            _dir: dir,
             pki,
             router_port,
             router: Some(router),
@@ -276,7 +287,6 @@ impl Coalition {
         if let Some(r) = self.router.take() {
             r.close().await.expect("close router");
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -409,8 +419,8 @@ async fn put_on(session: &zenoh::Session, key: &str, payload: Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_certified_partners_connect_and_each_stays_in_its_own_keys() {
-    let dir = scratch("acl");
-    let pki = Pki::new(&dir, "coalition-ca");
+    let dir = Scratch::new("acl");
+    let pki = Pki::new(&dir.0, "coalition-ca");
     let router_id = pki.issue("coalition-router");
     let port = 21011;
     // The shipped router, plus an observer (test only) allowed to see everything.
@@ -442,7 +452,7 @@ async fn only_certified_partners_connect_and_each_stays_in_its_own_keys() {
 
     // Without a client certificate, or with one of another CA (even with a partner's common
     // name), no session opens.
-    let rogue = Pki::new(&dir.join("rogue"), "rogue-ca");
+    let rogue = Pki::new(&dir.0.join("rogue"), "rogue-ca");
     let forged = rogue.issue("alpha");
     assert!(zenoh::open(tls_client(&pki.ca, None, port)).await.is_err());
     assert!(
@@ -553,7 +563,6 @@ async fn only_certified_partners_connect_and_each_stays_in_its_own_keys() {
         s.close().await.expect("close");
     }
     router.close().await.expect("close router");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A partner feed message with the given tracks: (partner number, ENU position in our frame
