@@ -9,6 +9,7 @@
 //! feeds around an in-process daemon), [`watch`] (the picture in a terminal) and [`connect`]
 //! (their Zenoh sessions) are the tools around it.
 
+pub mod bridge;
 pub mod capture;
 pub mod config;
 pub mod connect;

@@ -2,7 +2,9 @@
 //!
 //! `iapzd run` runs the daemon over Zenoh (see the library, `src/lib.rs`); `iapzd demo` runs
 //! it with simulated radars and a partner feeding it; `iapzd watch` shows a picture live in
-//! the terminal; `iapzd check-config` checks a configuration. The tracker is `fusion-core`.
+//! the terminal; `iapzd check-config` checks a configuration; `iapzd record`, `iapzd replay` and
+//! `iapzd capture` make and use captures; `iapzd bridge` is the coalition liaison. The tracker
+//! is `fusion-core`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -68,6 +70,13 @@ enum Command {
     /// Import recordings into captures, and inspect captures.
     #[command(subcommand)]
     Capture(CaptureCommand),
+    /// Bridge our picture to a coalition partner under a release policy, and the partner's
+    /// tracks into our daemon (until SIGINT or SIGTERM).
+    Bridge {
+        /// Bridge configuration (`configs/bridge-<partner>.toml`).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Load a configuration, build the tracker from it and print what it declares.
     CheckConfig {
         /// Configuration file.
@@ -151,7 +160,8 @@ enum CaptureCommand {
     /// Convert an ASTERIX or Beast recording into a capture, as the live adapter would have
     /// published it.
     Import {
-        /// Recording format: raw ASTERIX datablocks, raw Beast, or pcap of ASTERIX over UDP.
+        /// Recording format: raw ASTERIX datablocks, Beast (raw, or a pcap of its TCP stream),
+        /// or pcap (ASTERIX over UDP; a pcap without UDP is read as a Beast TCP stream).
         #[arg(long, value_enum)]
         format: ImportFormatArg,
         /// The recording.
@@ -333,6 +343,10 @@ fn main() -> Result<()> {
             let cfg = Config::load(&config)?;
             let (format, kind) = match format {
                 ImportFormatArg::Asterix => (ImportFormat::Asterix, SensorKind::Radar),
+                // A pcap of TCP only is a Beast feed (see the import): an ADS-B sensor.
+                ImportFormatArg::Pcap if iapzd::capture::import::pcap_is_tcp_only(&file) => {
+                    (ImportFormat::Pcap, SensorKind::Adsb)
+                }
                 ImportFormatArg::Pcap => (ImportFormat::Pcap, SensorKind::Radar),
                 ImportFormatArg::Beast => (ImportFormat::Beast, SensorKind::Adsb),
             };
@@ -387,6 +401,11 @@ fn main() -> Result<()> {
                 s.packets_skipped,
                 iapzd::capture::utc::utc(s.epoch_unix_ns),
             );
+        }
+        Command::Bridge { config } => {
+            init_logs("info");
+            let cfg = iapzd::bridge::config::BridgeConfig::load(&config)?;
+            runtime()?.block_on(iapzd::bridge::run(cfg))?;
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;

@@ -308,7 +308,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     daemon.shutdown().await
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Waits for SIGINT or SIGTERM (Ctrl-C elsewhere): how `iapzd run` and `iapzd bridge` end.
+pub async fn wait_for_signal() -> Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -522,6 +522,83 @@ fn raw_asterix_and_beast_recordings_import() {
     );
 }
 
+/// A Beast feed recorded with tcpdump: the dump1090 sample stream cut into TCP segments (one
+/// delivered late, one retransmitted), written as a pcap, imports exactly as the raw stream
+/// does, asked for as `beast` or as `pcap`; without a start time the capture's times come from
+/// the packets.
+#[test]
+fn a_beast_feed_recorded_as_tcp_in_pcap_imports_like_the_raw_stream() {
+    use iapz_adapters::pcap::PcapWriter;
+    let adapters = Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters/tests/data");
+    let raw_path = adapters.join("sample_dump1090_beast.bin");
+    let raw = std::fs::read(&raw_path).expect("beast sample");
+    let flow = (
+        "192.168.1.20:30005".parse().expect("address"),
+        "192.168.1.5:40112".parse().expect("address"),
+    );
+    let isn = 4_000_000_000u32;
+    let t0 = 1_700_000_000u32;
+    let mut w = PcapWriter::new();
+    assert!(w.push_tcp((t0, 0), flow, isn, true, b""));
+    let chunks: Vec<(usize, &[u8])> = raw
+        .chunks(97)
+        .enumerate()
+        .map(|(i, c)| (i * 97, c))
+        .collect();
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.swap(3, 4); // delivered out of order
+    order.insert(8, 6); // retransmitted
+    for (n, &i) in order.iter().enumerate() {
+        let (at, chunk) = chunks[i];
+        let seq = isn.wrapping_add(1).wrapping_add(at as u32);
+        let time = (t0 + n as u32 / 10, (n as u32 % 10) * 100_000_000);
+        assert!(w.push_tcp(time, flow, seq, false, chunk));
+        assert!(w.push_tcp(time, (flow.1, flow.0), 1, false, b"")); // acknowledgements
+    }
+    let pcap = scratch("beast.pcap");
+    std::fs::write(&pcap, w.into_bytes()).expect("write pcap");
+
+    let samples = |path: &Path| {
+        let mut set = CaptureSet::open(path).expect("open");
+        let mut out = Vec::new();
+        while let Some(x) = set.next_sample().expect("read") {
+            out.push(x);
+        }
+        out
+    };
+    let mut opts = ImportOptions::new(ImportFormat::Beast, "ADSB1");
+    opts.epoch_unix_ns = Some(1_699_920_000_000_000_000);
+    opts.start_unix_ns = Some(1_700_000_000_000_000_000);
+    let from_raw = scratch("beast-raw.iapzcap");
+    let raw_summary = import(&raw_path, &from_raw, &opts).expect("raw import");
+    assert!(raw_summary.plots > 0);
+    for format in [ImportFormat::Beast, ImportFormat::Pcap] {
+        opts.format = format;
+        let from_pcap = scratch("beast-pcap.iapzcap");
+        let s = import(&pcap, &from_pcap, &opts).expect("pcap import");
+        assert_eq!(
+            s.counts.frames_in, raw_summary.counts.frames_in,
+            "{format:?}"
+        );
+        assert_eq!(s.plots, raw_summary.plots, "{format:?}");
+        assert_eq!(samples(&from_pcap), samples(&from_raw), "{format:?}");
+    }
+
+    // The packets' time: the stream starts with the first payload packet.
+    let opts = ImportOptions::new(ImportFormat::Pcap, "ADSB1");
+    let timed = scratch("beast-timed.iapzcap");
+    import(&pcap, &timed, &opts).expect("import");
+    let first = samples(&timed)
+        .first()
+        .map(|x| x.receive_unix_ns)
+        .expect("a sample");
+    let t0_ns = i64::from(t0) * 1_000_000_000;
+    assert!(
+        (t0_ns..t0_ns + 30_000_000_000).contains(&first),
+        "{first} within the recording"
+    );
+}
+
 /// `iapzd record` as a command, connected to a peer (as to a daemon) while an adapter-like
 /// peer publishes to that peer: the recorder is a client, so the peer routes the adapter's
 /// samples to it (a peer would only hear the hub's own), and it stops after `--duration`.

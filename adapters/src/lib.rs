@@ -16,3 +16,4 @@ pub mod modes;
 pub mod pcap;
 pub mod scenario;
 pub mod scenario_plots;
+pub mod tcp_stream;

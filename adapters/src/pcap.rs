@@ -1,10 +1,12 @@
 //! A small reader for classic pcap captures of UDP traffic, because radar data is most often
-//! recorded and shared as Wireshark/tcpdump captures of its UDP stream.
+//! recorded and shared as Wireshark/tcpdump captures of its UDP stream; and of TCP segments,
+//! because a Beast feed (dump1090/readsb on TCP 30005) is recorded the same way (the stream is
+//! rebuilt by [`crate::tcp_stream`]).
 //!
 //! It handles classic pcap (microsecond and nanosecond, either byte order), link types
 //! Ethernet (1, with 802.1Q/802.1ad tags), raw IPv4 (101, 228), Linux cooked capture v1
-//! (113) and v2 (276), and IPv4/UDP without fragmentation. pcapng and IPv6 are out of
-//! scope; anything else is reported per packet and the reader goes on.
+//! (113) and v2 (276), and IPv4/UDP and IPv4/TCP without fragmentation. pcapng and IPv6 are
+//! out of scope; anything else is reported per packet and the reader goes on.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -55,6 +57,34 @@ pub struct UdpDatagram<'a> {
     pub payload: &'a [u8],
     /// Byte offset of the payload in the file, to report decoding errors against.
     pub payload_offset: usize,
+}
+
+/// One TCP segment from the capture, borrowed from the file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSegment<'a> {
+    /// Packet number in the capture (0-based).
+    pub index: usize,
+    /// Capture time: seconds and nanoseconds since the Unix epoch.
+    pub time: (u32, u32),
+    /// Sender.
+    pub src: SocketAddrV4,
+    /// Receiver.
+    pub dst: SocketAddrV4,
+    /// Sequence number of the first payload byte (of the SYN itself when `syn`).
+    pub seq: u32,
+    /// The SYN flag: the connection starts, the stream begins at `seq + 1`.
+    pub syn: bool,
+    /// The segment's payload (often empty: acknowledgements).
+    pub payload: &'a [u8],
+}
+
+/// One captured IPv4 packet.
+struct IpPacket<'a> {
+    index: usize,
+    offset: usize,
+    time: (u32, u32),
+    ip: &'a [u8],
+    ip_start: usize,
 }
 
 /// Iterates over the UDP datagrams of a classic pcap file held in memory.
@@ -144,21 +174,12 @@ impl<'a> PcapReader<'a> {
 
 /// The UDP datagram in an IPv4 packet.
 fn udp_in_ipv4(ip: &[u8]) -> Result<(SocketAddrV4, SocketAddrV4, usize, usize), &'static str> {
-    if ip.len() < 20 || ip[0] >> 4 != 4 {
-        return Err("not IPv4");
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
-    if ihl < 20 || total < ihl {
-        return Err("malformed IPv4 header");
-    }
-    let frag = u16::from_be_bytes([ip[6], ip[7]]);
-    if frag & 0x3fff != 0 {
-        return Err("IPv4 fragment (reassembly not supported)");
-    }
-    if ip[9] != 17 {
-        return Err("not UDP");
-    }
+    let Ipv4Header {
+        src,
+        dst,
+        ihl,
+        total,
+    } = ipv4_transport(ip, 17)?;
     let udp = &ip[ihl..total];
     if udp.len() < 8 {
         return Err("UDP header truncated");
@@ -167,21 +188,23 @@ fn udp_in_ipv4(ip: &[u8]) -> Result<(SocketAddrV4, SocketAddrV4, usize, usize), 
     if udp_len < 8 || udp_len > udp.len() {
         return Err("UDP length does not match the packet");
     }
-    let addr = |a: &[u8], port: &[u8]| {
-        SocketAddrV4::new(
-            Ipv4Addr::new(a[0], a[1], a[2], a[3]),
-            u16::from_be_bytes([port[0], port[1]]),
-        )
-    };
-    let src = addr(&ip[12..16], &udp[0..2]);
-    let dst = addr(&ip[16..20], &udp[2..4]);
-    Ok((src, dst, ihl + 8, ihl + udp_len))
+    Ok((
+        socket(src, &udp[0..2]),
+        socket(dst, &udp[2..4]),
+        ihl + 8,
+        ihl + udp_len,
+    ))
 }
 
-impl<'a> Iterator for PcapReader<'a> {
-    type Item = Result<UdpDatagram<'a>, PcapError>;
+impl<'a> PcapReader<'a> {
+    /// The TCP segments of the capture instead of its UDP datagrams (packets that are not
+    /// IPv4/TCP are skipped silently; a truncated record ends the iteration with its error).
+    pub fn tcp_segments(self) -> TcpSegments<'a> {
+        TcpSegments { reader: self }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next packet's IPv4 packet, or why it has none.
+    fn next_packet(&mut self) -> Option<Result<IpPacket<'a>, PcapError>> {
         if self.pos >= self.data.len() {
             return None;
         }
@@ -216,19 +239,143 @@ impl<'a> Iterator for PcapReader<'a> {
             Ok(ip) => ip,
             Err(reason) => return Some(Err(skipped(reason))),
         };
-        let ip_start = start + (frame.len() - ip.len());
-        Some(match udp_in_ipv4(ip) {
+        Some(Ok(IpPacket {
+            index,
+            offset,
+            time: (secs, nanos),
+            ip,
+            ip_start: start + (frame.len() - ip.len()),
+        }))
+    }
+}
+
+impl<'a> Iterator for PcapReader<'a> {
+    type Item = Result<UdpDatagram<'a>, PcapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let p = match self.next_packet()? {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match udp_in_ipv4(p.ip) {
             Ok((src, dst, from, to)) => Ok(UdpDatagram {
-                index,
-                time: (secs, nanos),
+                index: p.index,
+                time: p.time,
                 src,
                 dst,
-                payload: &ip[from..to],
-                payload_offset: ip_start + from,
+                payload: &p.ip[from..to],
+                payload_offset: p.ip_start + from,
             }),
-            Err(reason) => Err(skipped(reason)),
+            Err(reason) => Err(PcapError::Skipped {
+                index: p.index,
+                offset: p.offset,
+                reason,
+            }),
         })
     }
+}
+
+/// Iterates over the TCP segments of a classic pcap file (see [`PcapReader::tcp_segments`]).
+pub struct TcpSegments<'a> {
+    reader: PcapReader<'a>,
+}
+
+impl<'a> Iterator for TcpSegments<'a> {
+    type Item = Result<TcpSegment<'a>, PcapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let p = match self.reader.next_packet()? {
+                Ok(p) => p,
+                Err(e @ PcapError::TruncatedRecord { .. }) => return Some(Err(e)),
+                Err(_) => continue,
+            };
+            if let Ok(s) = tcp_in_ipv4(p.ip) {
+                return Some(Ok(TcpSegment {
+                    index: p.index,
+                    time: p.time,
+                    src: s.src,
+                    dst: s.dst,
+                    seq: s.seq,
+                    syn: s.syn,
+                    payload: &p.ip[s.payload.0..s.payload.1],
+                }));
+            }
+        }
+    }
+}
+
+/// What the transport layer needs of an IPv4 header.
+struct Ipv4Header {
+    src: [u8; 4],
+    dst: [u8; 4],
+    /// Header length: where the transport header starts.
+    ihl: usize,
+    /// Packet length (bounded by what was captured).
+    total: usize,
+}
+
+/// The IPv4 header of a packet carrying `protocol`.
+fn ipv4_transport(ip: &[u8], protocol: u8) -> Result<Ipv4Header, &'static str> {
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return Err("not IPv4");
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
+    if ihl < 20 || total < ihl {
+        return Err("malformed IPv4 header");
+    }
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    if frag & 0x3fff != 0 {
+        return Err("IPv4 fragment (reassembly not supported)");
+    }
+    if ip[9] != protocol {
+        return Err(if protocol == 17 { "not UDP" } else { "not TCP" });
+    }
+    Ok(Ipv4Header {
+        src: [ip[12], ip[13], ip[14], ip[15]],
+        dst: [ip[16], ip[17], ip[18], ip[19]],
+        ihl,
+        total,
+    })
+}
+
+fn socket(a: [u8; 4], port: &[u8]) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(a), u16::from_be_bytes([port[0], port[1]]))
+}
+
+/// What a TCP header says, with where its payload is in the IPv4 packet.
+struct TcpHeader {
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    syn: bool,
+    payload: (usize, usize),
+}
+
+/// The TCP segment in an IPv4 packet.
+fn tcp_in_ipv4(ip: &[u8]) -> Result<TcpHeader, &'static str> {
+    let Ipv4Header {
+        src,
+        dst,
+        ihl,
+        total,
+    } = ipv4_transport(ip, 6)?;
+    let tcp = &ip[ihl..total];
+    if tcp.len() < 20 {
+        return Err("TCP header truncated");
+    }
+    let data_offset = usize::from(tcp[12] >> 4) * 4;
+    if data_offset < 20 || data_offset > tcp.len() {
+        return Err("TCP header length does not match the packet");
+    }
+    Ok(TcpHeader {
+        src: socket(src, &tcp[0..2]),
+        dst: socket(dst, &tcp[2..4]),
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        syn: tcp[13] & 0x02 != 0,
+        payload: (ihl + data_offset, total),
+    })
 }
 
 /// The IPv4 header and UDP header and payload of one datagram (checksums zero: optional for
@@ -283,16 +430,52 @@ impl PcapWriter {
         if payload.len() > 65_507 {
             return false;
         }
+        self.push_ipv4(time, &ipv4_udp_packet(src, dst, payload));
+        true
+    }
+
+    /// Appends one TCP segment (sequence number `seq`, SYN or PSH+ACK) captured at `time`;
+    /// payloads longer than an IPv4 packet can carry are refused with `false`. Lets tests
+    /// record a TCP feed (Beast) as tcpdump would.
+    pub fn push_tcp(
+        &mut self,
+        time: (u32, u32),
+        (src, dst): (SocketAddrV4, SocketAddrV4),
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+    ) -> bool {
+        if payload.len() > 65_495 {
+            return false;
+        }
+        let total = (20 + 20 + payload.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&src.ip().octets());
+        p.extend_from_slice(&dst.ip().octets());
+        p.extend_from_slice(&src.port().to_be_bytes());
+        p.extend_from_slice(&dst.port().to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0; 4]); // acknowledgement number
+        p.push(5 << 4); // data offset: 20 bytes
+        p.push(if syn { 0x02 } else { 0x18 });
+        p.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]); // window, checksum, urgent
+        p.extend_from_slice(payload);
+        self.push_ipv4(time, &p);
+        true
+    }
+
+    /// Appends one IPv4 packet in an Ethernet frame.
+    fn push_ipv4(&mut self, time: (u32, u32), ip: &[u8]) {
         let mut frame = vec![0u8; 12];
         frame.extend_from_slice(&[0x08, 0x00]);
-        frame.extend_from_slice(&ipv4_udp_packet(src, dst, payload));
+        frame.extend_from_slice(ip);
         let len = (frame.len() as u32).to_le_bytes();
         self.bytes.extend_from_slice(&time.0.to_le_bytes());
         self.bytes.extend_from_slice(&(time.1 / 1000).to_le_bytes());
         self.bytes.extend_from_slice(&len);
         self.bytes.extend_from_slice(&len);
         self.bytes.extend_from_slice(&frame);
-        true
     }
 
     /// The capture file's bytes.

@@ -42,6 +42,37 @@ pub fn status(picture: &str) -> String {
     format!("iapz/out/{picture}/status")
 }
 
+/// Everything of one coalition partner lives under `iapz/partner/<partner>/`: what we release
+/// to it and what it sends us. One prefix per partner is what lets the coalition router's
+/// access control give each partner's certificate exactly its own keys (see `iapzd bridge`).
+pub fn partner_space(partner: &str) -> String {
+    format!("iapz/partner/{partner}/**")
+}
+
+/// The tracks released to `partner` (`iapz.v1.TrackFeed`: stripped, renumbered, geodetic):
+/// the only key of ours the partner may subscribe to.
+pub fn partner_released(partner: &str) -> String {
+    format!("iapz/partner/{partner}/released/tracks")
+}
+
+/// The queryable answering with the whole picture released to `partner` (one
+/// `iapz.v1.TrackFeed` holding every released track): the partner's snapshot after a
+/// (re)connection.
+pub fn partner_snapshot(partner: &str) -> String {
+    format!("iapz/partner/{partner}/released/snapshot")
+}
+
+/// Everything the partner may read: its released tracks and their snapshot.
+pub fn partner_released_space(partner: &str) -> String {
+    format!("iapz/partner/{partner}/released/**")
+}
+
+/// Where `partner` publishes its own tracks (`iapz.v1.TrackFeed`): the only key it may put on.
+/// The bridge takes them from here into our daemon's `iapz/in/tracks/<partner>`.
+pub fn partner_inbound(partner: &str) -> String {
+    format!("iapz/partner/{partner}/inbound")
+}
+
 /// The last chunk of a key expression: the sensor of `iapz/in/plots/<sensor>`, the source of
 /// `iapz/in/tracks/<source>`.
 pub fn last_chunk(key: &str) -> &str {

@@ -1,5 +1,5 @@
-//! Recordings of sensor traffic (pcap of ASTERIX over UDP, raw ASTERIX, raw Beast) turned into
-//! captures, so that a real-world recording replays like a recording of the daemon's inputs.
+//! Recordings of sensor traffic (pcap of ASTERIX over UDP, pcap of Beast over TCP, raw
+//! ASTERIX, raw Beast) turned into captures, so that a real-world recording replays like a recording of the daemon's inputs.
 //!
 //! The conversion is the live adapters' own ([`FeedDecoder`] of `asterix-in`, [`BeastPlots`]
 //! of `beast-in`), fed with the recording's time instead of the wall clock: a capture made by
@@ -24,6 +24,7 @@ use iapz_adapters::live::clock::{DAY_NS, TodClock};
 use iapz_adapters::live::counters::{Counters, CountsSnapshot};
 use iapz_adapters::live::scan::{ScanBatch, ScanBatcher};
 use iapz_adapters::pcap::{PcapError, PcapReader};
+use iapz_adapters::tcp_stream::{TcpStream, rebuild};
 use iapz_proto::{keys, t_to_unix_ns, v1};
 use prost::Message;
 use std::path::Path;
@@ -35,9 +36,11 @@ use std::time::{Duration, Instant};
 pub enum ImportFormat {
     /// ASTERIX datablocks back to back (a `.ast` / `.raw` file), one datablock per datagram.
     Asterix,
-    /// A Beast binary stream as dump1090/readsb send it on TCP 30005.
+    /// A Beast binary stream as dump1090/readsb send it on TCP 30005: the raw stream, or a
+    /// pcap of its TCP segments (the stream is rebuilt).
     Beast,
-    /// A classic pcap of UDP datagrams carrying ASTERIX.
+    /// A classic pcap of UDP datagrams carrying ASTERIX (or, holding no UDP datagram, of a
+    /// Beast feed's TCP segments).
     Pcap,
 }
 
@@ -156,17 +159,32 @@ pub fn import(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportSu
         ImportFormat::Beast => "beast",
         ImportFormat::Pcap => "pcap",
     };
-    let pcap = match opts.format {
+    // A Beast feed recorded with tcpdump: a pcap of TCP segments (asked for as `beast`, or as
+    // `pcap` when the capture holds no UDP datagram to read as ASTERIX).
+    let beast_pcap = match opts.format {
+        ImportFormat::Beast if PcapReader::new(&data).is_ok() => {
+            Some(beast_from_pcap(&data, input)?)
+        }
+        ImportFormat::Pcap if tcp_only(&data) => Some(beast_from_pcap(&data, input)?),
+        _ => None,
+    };
+    let format = if beast_pcap.is_some() {
+        ImportFormat::Beast
+    } else {
+        opts.format
+    };
+    let pcap = match format {
         ImportFormat::Pcap => {
             Some(PcapReader::new(&data).with_context(|| format!("{}: pcap", input.display()))?)
         }
         _ => None,
     };
-    let first_packet_ns = match pcap {
-        Some(_) => PcapReader::new(&data)
+    let first_packet_ns = match (&pcap, &beast_pcap) {
+        (Some(_), _) => PcapReader::new(&data)
             .ok()
             .and_then(|mut p| p.find_map(|d| d.ok()).map(|d| packet_ns(d.time))),
-        None => None,
+        (None, Some(stream)) => stream.first_time.map(packet_ns),
+        (None, None) => None,
     };
     let epoch = opts.epoch_unix_ns.unwrap_or_else(|| match first_packet_ns {
         Some(ns) => ns - ns.rem_euclid(DAY_NS),
@@ -195,7 +213,7 @@ pub fn import(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportSu
     };
     let counters = Arc::new(Counters::new("capture-import"));
     let mut packets_skipped = 0;
-    match (opts.format, pcap) {
+    match (format, pcap) {
         (ImportFormat::Pcap, Some(reader)) => {
             let first = first_packet_ns.unwrap_or(epoch);
             let clock = TodClock::live(epoch, first);
@@ -268,8 +286,9 @@ pub fn import(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportSu
             }
         }
         (ImportFormat::Beast, _) => {
-            let start = opts.start_unix_ns.unwrap_or(epoch);
-            import_beast(&data, start, epoch, opts, &counters, &mut sink)?;
+            let start = opts.start_unix_ns.or(first_packet_ns).unwrap_or(epoch);
+            let bytes = beast_pcap.as_ref().map_or(&data[..], |s| &s.bytes[..]);
+            import_beast(bytes, start, epoch, opts, &counters, &mut sink)?;
         }
         (ImportFormat::Pcap, None) => bail!("pcap reader missing"),
     }
@@ -289,6 +308,50 @@ pub fn import(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportSu
         packets_skipped,
         written: writer.finish()?,
     })
+}
+
+/// Whether `data` is a pcap with no UDP datagram at all: a recording of a TCP feed (Beast).
+fn tcp_only(data: &[u8]) -> bool {
+    PcapReader::new(data).is_ok_and(|mut p| !p.any(|d| d.is_ok()))
+}
+
+/// Whether the file at `path` is a pcap holding no UDP datagram (`--format pcap` then reads
+/// it as a Beast TCP stream, from an ADS-B sensor); false when it cannot be read.
+pub fn pcap_is_tcp_only(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|d| tcp_only(&d))
+}
+
+/// The Beast stream of a pcap: the TCP flow with the most payload (one recording, one
+/// receiver; other flows are logged and left out), rebuilt.
+fn beast_from_pcap(data: &[u8], input: &Path) -> Result<TcpStream> {
+    let reader = PcapReader::new(data).with_context(|| format!("{}: pcap", input.display()))?;
+    let segments = reader.tcp_segments().filter_map(|s| {
+        s.inspect_err(|e| tracing::warn!("{}: {e}", input.display()))
+            .ok()
+    });
+    let mut flows = rebuild(segments).into_iter();
+    let Some(((from, to), stream)) = flows.next() else {
+        bail!(
+            "{}: no TCP payload in the capture (a Beast feed is a TCP stream)",
+            input.display()
+        );
+    };
+    for ((f, t), other) in flows {
+        tracing::warn!(
+            "{}: TCP flow {f} -> {t} ({} bytes) left out: one import reads one receiver's stream",
+            input.display(),
+            other.bytes.len()
+        );
+    }
+    if stream.missing > 0 {
+        tracing::warn!(
+            "{}: Beast stream {from} -> {to}: {} bytes missing from the capture (skipped; the \
+             framing resynchronises)",
+            input.display(),
+            stream.missing
+        );
+    }
+    Ok(stream)
 }
 
 fn asterix_decoder(clock: TodClock, opts: &ImportOptions, counters: &Arc<Counters>) -> FeedDecoder {
