@@ -254,6 +254,26 @@ impl Config {
         zenoh::Config::from_json5(&json).map_err(|e| anyhow::anyhow!("[zenoh]: {e}"))
     }
 
+    /// The inbox of the declared feeds, fusing into our frame and the run epoch
+    /// `epoch_unix_ns`: what the daemon and the offline replay both fuse feeds with.
+    pub fn feed_inbox(&self, epoch_unix_ns: i64) -> Result<crate::feeds::FeedInbox> {
+        let assumed: Vec<crate::wire::AssumedAccuracy> = self
+            .feeds
+            .iter()
+            .map(|f| crate::wire::AssumedAccuracy {
+                position_sigma_m: f.position_sigma_m,
+                velocity_sigma_mps: f.velocity_sigma_mps,
+            })
+            .collect();
+        crate::feeds::FeedInbox::new(
+            self.feed_fusion_config()?,
+            &assumed,
+            self.frame(),
+            epoch_unix_ns,
+        )
+        .context("building the track-to-track fusion")
+    }
+
     /// The track-to-track fusion's configuration: `[track_fusion]` with our node id and the
     /// declared feed sources, checked by the core.
     pub fn feed_fusion_config(&self) -> Result<fusion_core::FeedConfig> {

@@ -489,7 +489,7 @@ async fn record(args: RecordArgs) -> Result<()> {
                 tokio::time::sleep(d).await;
                 Ok(())
             }
-            None => wait_for_signal().await,
+            None => iapzd::run::wait_for_signal().await,
         }
     };
     let counts = recorder.counts().clone();
@@ -520,23 +520,6 @@ async fn record(args: RecordArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    Ok(())
-}
-
-async fn wait_for_signal() -> Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
     Ok(())
 }
 

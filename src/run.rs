@@ -13,14 +13,13 @@
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineHandle, Fusion, Input, InputQueue};
-use crate::feeds::{FeedInbox, FeedOut};
+use crate::feeds::FeedOut;
 use crate::ingest::{FeedClock, Ingest};
 use crate::keys;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::snapshot::PictureStore;
 use crate::status::{Health, StatusBuilder};
-use crate::wire::AssumedAccuracy;
 use anyhow::{Context, Result, anyhow};
 use fusion_core::Tracker;
 use prost::Message;
@@ -65,22 +64,8 @@ impl Daemon {
                 .try_into()
                 .context("the wall clock is past 2262")?,
         };
-        let assumed: Vec<AssumedAccuracy> = cfg
-            .feeds
-            .iter()
-            .map(|f| AssumedAccuracy {
-                position_sigma_m: f.position_sigma_m,
-                velocity_sigma_mps: f.velocity_sigma_mps,
-            })
-            .collect();
         let fusion = Fusion {
-            inbox: FeedInbox::new(
-                cfg.feed_fusion_config()?,
-                &assumed,
-                cfg.frame(),
-                epoch_unix_ns,
-            )
-            .context("building the track-to-track fusion")?,
+            inbox: cfg.feed_inbox(epoch_unix_ns)?,
             out: cfg.feed_out.enabled.then(|| {
                 FeedOut::new(
                     &d.node_id,

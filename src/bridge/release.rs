@@ -327,6 +327,11 @@ impl Release {
                 self.deleted.remove(&old);
             }
         }
+        self.forget(ours, Withdrawal::Deleted);
+    }
+
+    /// Stops following our track `ours`, withdrawing it from the partner if it was released.
+    fn forget(&mut self, ours: u64, why: Withdrawal) {
         if let Some(r) = self.followed.remove(&ours).and_then(|f| f.released) {
             Self::withdraw(
                 &mut self.released,
@@ -334,7 +339,7 @@ impl Release {
                 &mut self.recently_withdrawn,
                 &self.counters,
                 r.number,
-                Withdrawal::Deleted,
+                why,
             );
         }
     }
@@ -347,16 +352,7 @@ impl Release {
             .map(|(n, _)| *n)
             .collect();
         for ours in silent {
-            if let Some(r) = self.followed.remove(&ours).and_then(|f| f.released) {
-                Self::withdraw(
-                    &mut self.released,
-                    &mut self.withdrawn,
-                    &mut self.recently_withdrawn,
-                    &self.counters,
-                    r.number,
-                    Withdrawal::Silent,
-                );
-            }
+            self.forget(ours, Withdrawal::Silent);
         }
     }
 

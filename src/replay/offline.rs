@@ -22,7 +22,6 @@ use crate::ingest::{FeedClock, Ingest};
 use crate::keys;
 use crate::metrics::Metrics;
 use crate::status::{Health, Reason};
-use crate::wire::AssumedAccuracy;
 use anyhow::{Context, Result};
 use fusion_core::{Picture, PictureSnapshot, Tracker};
 use iapz_adapters::scenario::write_record;
@@ -95,21 +94,7 @@ impl Pipeline {
         let sensors = cfg.sensor_configs()?;
         let tracker = Tracker::new(cfg.tracker.clone(), cfg.frame(), &sensors)
             .context("building the tracker")?;
-        let assumed: Vec<AssumedAccuracy> = cfg
-            .feeds
-            .iter()
-            .map(|f| AssumedAccuracy {
-                position_sigma_m: f.position_sigma_m,
-                velocity_sigma_mps: f.velocity_sigma_mps,
-            })
-            .collect();
-        let inbox = FeedInbox::new(
-            cfg.feed_fusion_config()?,
-            &assumed,
-            cfg.frame(),
-            epoch_unix_ns,
-        )
-        .context("building the track-to-track fusion")?;
+        let inbox = cfg.feed_inbox(epoch_unix_ns)?;
         let sensor_ids: Vec<String> = sensors.iter().map(|s| s.id.clone()).collect();
         let feed_ids: Vec<String> = cfg.feeds.iter().map(|f| f.id.clone()).collect();
         let health = Health::new(&sensor_ids, &feed_ids, Metrics::unexported());
