@@ -25,13 +25,39 @@ pub struct Cluster {
     pub pairs: Vec<GatedPair>,
 }
 
-fn find(parent: &mut [u32], mut i: u32) -> u32 {
-    while parent[i as usize] != i {
-        let p = parent[i as usize];
-        parent[i as usize] = parent[p as usize];
-        i = p;
+/// Disjoint sets of `0..n` joined by [`UnionFind::union`]; every set is named by its lowest
+/// member, so what is built from it does not depend on the order of the unions.
+#[derive(Debug, Clone)]
+pub(crate) struct UnionFind {
+    parent: Vec<u32>,
+}
+
+impl UnionFind {
+    /// `n` singletons.
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            parent: (0..n as u32).collect(),
+        }
     }
-    i
+
+    /// The lowest member of `i`'s set.
+    pub(crate) fn find(&mut self, i: usize) -> usize {
+        let mut i = i as u32;
+        while self.parent[i as usize] != i {
+            let p = self.parent[i as usize];
+            self.parent[i as usize] = self.parent[p as usize];
+            i = p;
+        }
+        i as usize
+    }
+
+    /// Joins the sets of `a` and `b`.
+    pub(crate) fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.parent[a.max(b)] = a.min(b) as u32;
+        }
+    }
 }
 
 /// Groups gated pairs into clusters by union-find over plots and tracks. Only plots and tracks
@@ -46,21 +72,16 @@ pub fn clusters(pairs: &[GatedPair], n_plots: usize) -> Vec<Cluster> {
     track_ids.sort_unstable();
     track_ids.dedup();
     let node_of_track = |t: u32| n_plots as u32 + track_ids.binary_search(&t).unwrap_or(0) as u32;
-    let mut parent: Vec<u32> = (0..(n_plots + track_ids.len()) as u32).collect();
+    let mut sets = UnionFind::new(n_plots + track_ids.len());
     for p in pairs {
-        let a = find(&mut parent, p.plot);
-        let b = find(&mut parent, node_of_track(p.track));
-        if a != b {
-            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-            parent[hi as usize] = lo;
-        }
+        sets.union(p.plot as usize, node_of_track(p.track) as usize);
     }
-    let mut index_of_root: Vec<u32> = vec![u32::MAX; parent.len()];
+    let mut index_of_root: Vec<u32> = vec![u32::MAX; n_plots + track_ids.len()];
     let mut out: Vec<Cluster> = Vec::new();
     let mut sorted: Vec<GatedPair> = pairs.to_vec();
     sorted.sort_by_key(|p| (p.plot, p.track));
     for p in sorted {
-        let root = find(&mut parent, p.plot) as usize;
+        let root = sets.find(p.plot as usize);
         if index_of_root[root] == u32::MAX {
             index_of_root[root] = out.len() as u32;
             out.push(Cluster::default());

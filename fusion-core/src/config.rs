@@ -35,6 +35,11 @@ pub struct MhtConfig {
     /// answer: the weaker is merged into the stronger, so the hypothesis budget goes to
     /// alternatives that differ. 0 turns merging off.
     pub merge_distance: f64,
+    /// A knot of more plots than this, all gating one another's tracks in one hypothesis,
+    /// is given only its best assignment instead of a ranked list (ranking costs about
+    /// `hypotheses * plots^4`): it bounds the scan time where initiation or a dense swarm
+    /// ties many tracks together, and leaves the hypotheses of every other knot intact.
+    pub max_ranked_plots: usize,
 }
 
 impl Default for MhtConfig {
@@ -45,6 +50,7 @@ impl Default for MhtConfig {
             max_branches_per_track: 6,
             prune_llr: 9.2,
             merge_distance: 1.0,
+            max_ranked_plots: 40,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! not need the tracks themselves: combining independent clusters, ranking, pruning by
 //! likelihood ratio, and N-scan pruning against the best hypothesis.
 
+use crate::cluster::UnionFind;
 use std::cmp::Ordering;
 
 /// One global hypothesis of a cluster.
@@ -61,6 +62,17 @@ pub fn rank_and_prune(hyps: &mut Vec<Hypothesis>, prune_llr: f64, k: usize) {
     hyps.truncate(k);
 }
 
+/// Every branch the hypotheses name, sorted, once each.
+fn branch_uids(hyps: &[Hypothesis]) -> Vec<u64> {
+    let mut uids: Vec<u64> = hyps
+        .iter()
+        .flat_map(|h| h.branches.iter().copied())
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    uids
+}
+
 /// What [`merge_similar_branches`] needs to know of a branch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BranchInfo {
@@ -90,12 +102,7 @@ where
     B: Fn(u64) -> Option<BranchInfo>,
     S: Fn(u64, u64) -> bool,
 {
-    let mut uids: Vec<u64> = hyps
-        .iter()
-        .flat_map(|h| h.branches.iter().copied())
-        .collect();
-    uids.sort_unstable();
-    uids.dedup();
+    let uids = branch_uids(hyps);
     // By uid, for lookups.
     let info: Vec<(u64, BranchInfo)> = uids
         .iter()
@@ -164,6 +171,96 @@ where
     into.into_iter().map(|e| e.0).collect()
 }
 
+/// Splits a cluster into the independent clusters it has become.
+///
+/// Two trees stay in one cluster while some branch of each holds the same open plot: only then
+/// can the choice of one constrain the other. Once the plots that joined them are committed
+/// (N-scan pruning made every hypothesis agree on them), each part's hypotheses are the
+/// distinct restrictions of the cluster's to its trees, scored by the sum of their branches'
+/// `score`s and ranked and pruned like any cluster's. Without this a cluster that was once
+/// ambiguous would keep every tree it ever touched, and chains of neighbours would grow into
+/// one problem the size of the picture. `branch(uid)` describes a branch (`plots`: its open
+/// plots); parts come in the order of their lowest tree.
+pub fn split_independent<B>(
+    hyps: Vec<Hypothesis>,
+    branch: B,
+    prune_llr: f64,
+    k: usize,
+) -> Vec<Vec<Hypothesis>>
+where
+    B: Fn(u64) -> Option<BranchInfo>,
+{
+    let uids = branch_uids(&hyps);
+    let info: Vec<BranchInfo> = uids
+        .iter()
+        .map(|&u| {
+            branch(u).unwrap_or(BranchInfo {
+                family: u,
+                score: 0.0,
+                plots: Vec::new(),
+                tentative: false,
+            })
+        })
+        .collect();
+    let mut families: Vec<u64> = info.iter().map(|i| i.family).collect();
+    families.sort_unstable();
+    families.dedup();
+    let family_index = |f: u64| families.binary_search(&f).unwrap_or(0);
+    // Trees joined by a shared open plot.
+    let mut sets = UnionFind::new(families.len());
+    let mut holders: Vec<(u64, usize)> = info
+        .iter()
+        .flat_map(|i| i.plots.iter().map(|&p| (p, family_index(i.family))))
+        .collect();
+    holders.sort_unstable();
+    for w in holders.windows(2) {
+        if w[0].0 == w[1].0 {
+            sets.union(w[0].1, w[1].1);
+        }
+    }
+    let mut part_of_root = vec![usize::MAX; families.len()];
+    let mut part_of_family = Vec::with_capacity(families.len());
+    let mut parts = 0;
+    for f in 0..families.len() {
+        let r = sets.find(f);
+        if part_of_root[r] == usize::MAX {
+            part_of_root[r] = parts;
+            parts += 1;
+        }
+        part_of_family.push(part_of_root[r]);
+    }
+    if parts <= 1 {
+        return vec![hyps];
+    }
+    let part_of = |uid: u64| -> usize {
+        let i = uids.binary_search(&uid).unwrap_or(0);
+        part_of_family[family_index(info[i].family)]
+    };
+    let score_of = |uid: u64| uids.binary_search(&uid).map_or(0.0, |i| info[i].score);
+    let mut out: Vec<Vec<Hypothesis>> = vec![Vec::with_capacity(hyps.len()); parts];
+    for h in &hyps {
+        let mut restricted: Vec<Hypothesis> = vec![
+            Hypothesis {
+                branches: Vec::new(),
+                score: 0.0,
+            };
+            parts
+        ];
+        for &b in &h.branches {
+            let r = &mut restricted[part_of(b)];
+            r.branches.push(b);
+            r.score += score_of(b);
+        }
+        for (part, r) in out.iter_mut().zip(restricted) {
+            part.push(r);
+        }
+    }
+    for part in &mut out {
+        rank_and_prune(part, prune_llr, k);
+    }
+    out
+}
+
 /// N-scan pruning: keeps the hypotheses that agree with the best on every committed
 /// decision. `committed(uid)` gives a branch's target tree and the plots it used whose
 /// decision time has passed; two hypotheses agree when each tree has the same committed
@@ -201,6 +298,51 @@ mod tests {
             branches: branches.to_vec(),
             score,
         }
+    }
+
+    #[test]
+    fn a_cluster_splits_where_no_open_plot_joins_its_trees() {
+        // Trees 1 and 2 both claim open plot 100; tree 3's branches hold plot 300 or nothing.
+        let info = |holds_300_also: u64| {
+            move |u: u64| {
+                let (family, score, mut plots) = match u {
+                    10 => (1, 2.0, vec![100]),
+                    11 => (1, 1.0, vec![]),
+                    20 => (2, 2.0, vec![100]),
+                    21 => (2, 1.0, vec![]),
+                    30 => (3, 2.0, vec![300]),
+                    31 => (3, 0.0, vec![]),
+                    _ => return None,
+                };
+                if u == holds_300_also {
+                    plots.push(300);
+                }
+                Some(BranchInfo {
+                    family,
+                    score,
+                    plots,
+                    tentative: false,
+                })
+            }
+        };
+        let hyps = vec![
+            h(&[10, 21, 30], 5.0),
+            h(&[11, 20, 30], 5.0),
+            h(&[10, 21, 31], 3.0),
+        ];
+        let parts = split_independent(hyps.clone(), info(0), 10.0, 8);
+        assert_eq!(
+            parts,
+            vec![
+                vec![h(&[10, 21], 3.0), h(&[11, 20], 3.0)],
+                vec![h(&[30], 2.0), h(&[31], 0.0)],
+            ]
+        );
+        // Branch 11 also holds plot 300: tree 1 joins tree 3, and through plot 100 tree 2.
+        assert_eq!(
+            split_independent(hyps.clone(), info(11), 10.0, 8),
+            vec![hyps]
+        );
     }
 
     #[test]

@@ -28,9 +28,10 @@ use crate::assign::CostMatrix;
 use crate::cluster::{GatedPair, clusters};
 use crate::hypothesis::{
     BranchInfo, Hypothesis, merge_similar_branches, n_scan_prune, product, rank_and_prune,
+    split_independent,
 };
 use crate::measurement::{Observation, Plot};
-use crate::murty::k_best;
+use crate::murty::k_best_bounded;
 use crate::sensor::SensorIndex;
 use crate::track::{DeletionReason, Track, TrackStatus, predict_posvel};
 use crate::tracker::TrackEvent;
@@ -464,7 +465,7 @@ impl Tracker {
                     delta.set(r, c, d - gated[g].miss_delta);
                 }
             }
-            let Ok(ranked) = k_best(&cost, mcfg.hypotheses) else {
+            let Ok(ranked) = k_best_bounded(&cost, mcfg.hypotheses, mcfg.max_ranked_plots) else {
                 continue; // NaN gains cannot come from the gate; nothing sensible to rank
             };
             for a in ranked {
@@ -587,8 +588,24 @@ impl Tracker {
         let t_count = self.tracks.len();
         let mut in_open = vec![false; t_count];
         let mut settled = vec![false; t_count];
-        let mut clusters = std::mem::take(&mut self.mht.clusters);
-        for hyps in &mut clusters {
+        let open_clusters = std::mem::take(&mut self.mht.clusters);
+        let branch_info = |u: u64, open_only: bool| {
+            let t = &self.tracks[self.index_of(u)?];
+            Some(BranchInfo {
+                family: t.family,
+                score: t.score,
+                plots: t
+                    .lineage
+                    .iter()
+                    .filter(|l| !open_only || l.1 > now)
+                    .map(|l| l.0)
+                    .collect(),
+                tentative: t.status == TrackStatus::Tentative,
+            })
+        };
+        let mut clusters: Vec<Vec<Hypothesis>> = Vec::with_capacity(open_clusters.len());
+        for mut hyps in open_clusters {
+            let hyps = &mut hyps;
             for h in hyps.iter_mut() {
                 h.branches
                     .retain(|&u| self.index_of(u).is_some_and(|i| deleted[i].is_none()));
@@ -596,15 +613,7 @@ impl Tracker {
             if cfg.mht.merge_distance > 0.0 {
                 merge_similar_branches(
                     hyps,
-                    |u| {
-                        let t = &self.tracks[self.index_of(u)?];
-                        Some(BranchInfo {
-                            family: t.family,
-                            score: t.score,
-                            plots: t.lineage.iter().map(|l| l.0).collect(),
-                            tentative: t.status == TrackStatus::Tentative,
-                        })
-                    },
+                    |u| branch_info(u, false),
                     |a, b| self.branches_similar(a, b, cfg.mht.merge_distance),
                 );
             }
@@ -629,17 +638,26 @@ impl Tracker {
                     .collect();
                 (t.family, committed)
             });
-            let flag = if hyps.len() > 1 {
-                &mut in_open
-            } else {
-                &mut settled
-            };
-            for h in hyps.iter() {
-                for &u in &h.branches {
-                    if let Some(i) = self.index_of(u) {
-                        flag[i] = true;
+            let parts = split_independent(
+                std::mem::take(hyps),
+                |u| branch_info(u, true),
+                cfg.mht.prune_llr,
+                cfg.mht.hypotheses,
+            );
+            for part in parts {
+                let flag = if part.len() > 1 {
+                    &mut in_open
+                } else {
+                    &mut settled
+                };
+                for h in &part {
+                    for &u in &h.branches {
+                        if let Some(i) = self.index_of(u) {
+                            flag[i] = true;
+                        }
                     }
                 }
+                clusters.push(part);
             }
         }
         clusters.retain(|hyps| hyps.len() > 1);
