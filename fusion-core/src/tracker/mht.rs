@@ -603,62 +603,65 @@ impl Tracker {
                 tentative: t.status == TrackStatus::Tentative,
             })
         };
-        let mut clusters: Vec<Vec<Hypothesis>> = Vec::with_capacity(open_clusters.len());
-        for mut hyps in open_clusters {
-            let hyps = &mut hyps;
-            for h in hyps.iter_mut() {
-                h.branches
-                    .retain(|&u| self.index_of(u).is_some_and(|i| deleted[i].is_none()));
-            }
-            if cfg.mht.merge_distance > 0.0 {
-                merge_similar_branches(
+        // Each open cluster is rescored, pruned and split on its own: in parallel, in order.
+        let parts: Vec<Vec<Vec<Hypothesis>>> = open_clusters
+            .into_par_iter()
+            .map(|mut hyps| {
+                for h in hyps.iter_mut() {
+                    h.branches
+                        .retain(|&u| self.index_of(u).is_some_and(|i| deleted[i].is_none()));
+                }
+                if cfg.mht.merge_distance > 0.0 {
+                    merge_similar_branches(
+                        &mut hyps,
+                        |u| branch_info(u, false),
+                        |a, b| self.branches_similar(a, b, cfg.mht.merge_distance),
+                    );
+                }
+                for h in hyps.iter_mut() {
+                    h.score = h
+                        .branches
+                        .iter()
+                        .filter_map(|&u| self.index_of(u))
+                        .map(|i| self.tracks[i].score)
+                        .sum();
+                }
+                rank_and_prune(&mut hyps, cfg.mht.prune_llr, cfg.mht.hypotheses);
+                n_scan_prune(&mut hyps, |u| {
+                    let Some(t) = self.index_of(u).map(|i| &self.tracks[i]) else {
+                        return (u, Vec::new());
+                    };
+                    let committed = t
+                        .lineage
+                        .iter()
+                        .filter(|(_, c)| *c <= now)
+                        .map(|(p, _)| *p)
+                        .collect();
+                    (t.family, committed)
+                });
+                split_independent(
                     hyps,
-                    |u| branch_info(u, false),
-                    |a, b| self.branches_similar(a, b, cfg.mht.merge_distance),
-                );
-            }
-            for h in hyps.iter_mut() {
-                h.score = h
-                    .branches
-                    .iter()
-                    .filter_map(|&u| self.index_of(u))
-                    .map(|i| self.tracks[i].score)
-                    .sum();
-            }
-            rank_and_prune(hyps, cfg.mht.prune_llr, cfg.mht.hypotheses);
-            n_scan_prune(hyps, |u| {
-                let Some(t) = self.index_of(u).map(|i| &self.tracks[i]) else {
-                    return (u, Vec::new());
-                };
-                let committed = t
-                    .lineage
-                    .iter()
-                    .filter(|(_, c)| *c <= now)
-                    .map(|(p, _)| *p)
-                    .collect();
-                (t.family, committed)
-            });
-            let parts = split_independent(
-                std::mem::take(hyps),
-                |u| branch_info(u, true),
-                cfg.mht.prune_llr,
-                cfg.mht.hypotheses,
-            );
-            for part in parts {
-                let flag = if part.len() > 1 {
-                    &mut in_open
-                } else {
-                    &mut settled
-                };
-                for h in &part {
-                    for &u in &h.branches {
-                        if let Some(i) = self.index_of(u) {
-                            flag[i] = true;
-                        }
+                    |u| branch_info(u, true),
+                    cfg.mht.prune_llr,
+                    cfg.mht.hypotheses,
+                )
+            })
+            .collect();
+        let mut clusters: Vec<Vec<Hypothesis>> = Vec::with_capacity(parts.len());
+        for part in parts.into_iter().flatten() {
+            let flag = if part.len() > 1 {
+                &mut in_open
+            } else {
+                &mut settled
+            };
+            for h in &part {
+                for &u in &h.branches {
+                    if let Some(i) = self.index_of(u) {
+                        flag[i] = true;
                     }
                 }
-                clusters.push(part);
             }
+            clusters.push(part);
         }
         clusters.retain(|hyps| hyps.len() > 1);
         for (i, t) in self.tracks.iter().enumerate() {
