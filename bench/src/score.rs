@@ -90,6 +90,10 @@ pub struct ScoreReport {
     pub track_number_changes: usize,
     /// `track_number_changes / targets`; `None` (null) without targets.
     pub track_number_changes_per_target: Option<f64>,
+    /// Changes between tracks that each followed the target for at least 20 s
+    /// ([`LASTING_S`]), summed over targets: swaps and breaks, without the flicker of the
+    /// per-instant assignment between two tracks that both sit within noise of a target.
+    pub lasting_track_number_changes: usize,
     /// Mean over targets of the fraction of their scored instants with an assigned track;
     /// `None` (null) without targets.
     pub mean_track_coverage: Option<f64>,
@@ -259,6 +263,10 @@ pub fn score(
                     history.changes += 1;
                 }
                 history.last_track = Some(id);
+                match history.runs.last_mut() {
+                    Some(run) if run.0 == id => run.2 = *tt,
+                    _ => history.runs.push((id, *tt, *tt)),
+                }
             }
         }
         a += 1;
@@ -293,6 +301,7 @@ pub fn score(
         targets_tracked: targets.values().filter(|h| h.assigned > 0).count(),
         track_number_changes: changes,
         track_number_changes_per_target: per_target(changes as f64),
+        lasting_track_number_changes: targets.values().map(|h| h.lasting_changes()).sum(),
         mean_track_coverage: per_target(
             targets
                 .values()
@@ -364,6 +373,27 @@ struct TargetHistory {
     last_track: Option<u64>,
     /// Changes of assigned track id.
     changes: usize,
+    /// Runs of one assigned track id: (id, first time, last time), gaps not breaking a run.
+    runs: Vec<(u64, f64, f64)>,
+}
+
+/// A track must follow a target this long (s) for a change to it to count as lasting.
+pub const LASTING_S: f64 = 20.0;
+
+impl TargetHistory {
+    /// Changes between the tracks that followed the target for at least [`LASTING_S`]:
+    /// a swap of two tracks at a crossing, or a break and restart, but not the per-instant
+    /// flicker between two tracks that both sit within noise of the target.
+    fn lasting_changes(&self) -> usize {
+        let mut lasting = self
+            .runs
+            .iter()
+            .filter(|r| r.2 - r.1 >= LASTING_S)
+            .map(|r| r.0)
+            .collect::<Vec<_>>();
+        lasting.dedup();
+        lasting.len().saturating_sub(1)
+    }
 }
 
 /// Running sums of the per-instant metrics.
@@ -666,9 +696,32 @@ mod tests {
         let r = score(&tr, &pic, &ScoreOptions::default()).expect("scored");
         assert_eq!(r.track_number_changes, 2);
         assert_eq!(r.track_number_changes_per_target, Some(1.0));
+        // Two seconds on each track: too short to count as lasting.
+        assert_eq!(r.lasting_track_number_changes, 0);
         assert_eq!((r.targets, r.targets_tracked), (2, 2));
         assert_eq!(r.mean_track_coverage, Some(1.0));
         assert!(close(r.gospa, 2.0));
+    }
+
+    #[test]
+    fn lasting_changes_ignore_flicker_but_count_a_swap() {
+        // 100 s on one target: track 7 for 40 s, flicker 8/7 for 10 s, track 8 for 50 s.
+        let tr: Vec<_> = (0..100)
+            .map(|k| truth(k as f64, 1, 0.0, 0.0, None))
+            .collect();
+        let pic: Vec<_> = (0..100)
+            .map(|k| {
+                let id = match k {
+                    0..40 => 7,
+                    40..50 => 7 + (k % 2),
+                    _ => 8,
+                };
+                picture(k as f64, vec![track(id, 0.0, 0.0, 0.0)])
+            })
+            .collect();
+        let r = score(&tr, &pic, &ScoreOptions::default()).expect("scored");
+        assert_eq!(r.track_number_changes, 9);
+        assert_eq!(r.lasting_track_number_changes, 1);
     }
 
     #[test]

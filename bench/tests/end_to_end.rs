@@ -196,6 +196,24 @@ fn mht_tracks_a_splitting_formation_better_than_gnn() {
     );
 }
 
+/// At crossings MHT must swap tracks between targets less often than GNN: counted as lasting
+/// changes (each track held 20 s or more), because the per-instant count is dominated by the
+/// scorer flickering between two tracks that both sit on two crossing targets.
+#[test]
+fn mht_swaps_fewer_tracks_at_crossings_than_gnn() {
+    // Measured (seeds 1-6): GNN 8 lasting changes, MHT 4; seeds 1-12: 23 and 8.
+    let (mut gnn, mut mht) = (0, 0);
+    for seed in 1..=6 {
+        let (g, m) = both("mht-crossing", seed);
+        gnn += g.lasting_track_number_changes;
+        mht += m.lasting_track_number_changes;
+    }
+    assert!(
+        (mht as f64) <= 0.75 * gnn as f64,
+        "lasting track-number changes at crossings: MHT {mht}, GNN {gnn}"
+    );
+}
+
 /// On the other MHT scenarios MHT must not lose accuracy; it does not beat GNN there yet.
 #[test]
 fn mht_loses_no_accuracy_on_crossings_clutter_and_low_pd() {
