@@ -223,15 +223,7 @@ impl Daemon {
         })
         .await
         .context("joining the tracker and publisher threads")?;
-        if let Some(q) = self.queryable.take()
-            && let Err(e) = q.undeclare().await
-        {
-            tracing::warn!("undeclaring the queryable: {e}");
-        }
-        for t in self.tasks.drain(..) {
-            t.abort();
-            let _ = t.await;
-        }
+        stop_serving(self.queryable.take(), &mut self.tasks).await;
         self.session
             .close()
             .await
@@ -243,6 +235,23 @@ impl Daemon {
 
 /// Subscribes to `key` (`.../*`): each sample's last key chunk and payload go through `ingest`
 /// inside the callback, and what comes out is queued for the tracker.
+/// Undeclares a snapshot queryable and stops background tasks: the common part of shutting
+/// down the daemon and the bridge. Failures only warn: the sessions close next anyway.
+pub(crate) async fn stop_serving(
+    queryable: Option<Queryable<()>>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) {
+    if let Some(q) = queryable
+        && let Err(e) = q.undeclare().await
+    {
+        tracing::warn!("undeclaring the queryable: {e}");
+    }
+    for t in tasks.drain(..) {
+        t.abort();
+        let _ = t.await;
+    }
+}
+
 async fn subscribe(
     session: &zenoh::Session,
     key: &'static str,

@@ -259,10 +259,6 @@ pub fn score(
             if let Some(j) = metric.assigned[i] {
                 let id = track_ids[j];
                 history.assigned += 1;
-                if history.last_track.is_some_and(|last| last != id) {
-                    history.changes += 1;
-                }
-                history.last_track = Some(id);
                 match history.runs.last_mut() {
                     Some(run) if run.0 == id => run.2 = *tt,
                     _ => history.runs.push((id, *tt, *tt)),
@@ -281,7 +277,7 @@ pub fn score(
     }
     let n = sums.instants as f64;
     let n_targets = targets.len();
-    let changes: usize = targets.values().map(|h| h.changes).sum();
+    let changes: usize = targets.values().map(|h| h.changes()).sum();
     let per_target = |v: f64| (n_targets > 0).then(|| v / n_targets as f64);
     Ok(ScoreReport {
         c,
@@ -369,11 +365,8 @@ struct TargetHistory {
     instants: usize,
     /// Of those, instants with an assigned track.
     assigned: usize,
-    /// Track id of the last assignment.
-    last_track: Option<u64>,
-    /// Changes of assigned track id.
-    changes: usize,
-    /// Runs of one assigned track id: (id, first time, last time), gaps not breaking a run.
+    /// Runs of one assigned track id: (id, first time, last time), gaps not breaking a run;
+    /// a new run is a change of assigned track id.
     runs: Vec<(u64, f64, f64)>,
 }
 
@@ -381,6 +374,11 @@ struct TargetHistory {
 pub const LASTING_S: f64 = 20.0;
 
 impl TargetHistory {
+    /// Changes of assigned track id.
+    fn changes(&self) -> usize {
+        self.runs.len().saturating_sub(1)
+    }
+
     /// Changes between the tracks that followed the target for at least [`LASTING_S`]:
     /// a swap of two tracks at a crossing, or a break and restart, but not the per-instant
     /// flicker between two tracks that both sit within noise of the target.

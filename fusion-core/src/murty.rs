@@ -81,7 +81,7 @@ pub fn k_best_bounded(
     if k == 0 {
         return Ok(Vec::new());
     }
-    let mut out = by_component(&base, k, max_ranked_rows)?;
+    let mut out = by_component(base, k, max_ranked_rows)?;
     if transposed {
         for a in &mut out {
             let mut row_to_col = vec![None; cost.rows()];
@@ -105,7 +105,7 @@ pub fn k_best_bounded(
 /// re-solve it once per pair: the k best of a sum of independent parts are among the sums of
 /// each part's k best.
 fn by_component(
-    base: &CostMatrix,
+    base: CostMatrix,
     k: usize,
     max_ranked_rows: usize,
 ) -> Result<Vec<Assignment>, AssignError> {
@@ -143,7 +143,7 @@ fn by_component(
     }
     let k_of = |rows: usize| if rows > max_ranked_rows { 1 } else { k };
     if parts.len() == 1 && parts[0].1.len() == cols {
-        return connected(base.clone(), k_of(rows));
+        return connected(base, k_of(rows));
     }
     let mut acc = vec![Assignment {
         row_to_col: vec![None; rows],
@@ -336,14 +336,28 @@ mod tests {
         out
     }
 
-    fn matrix() -> impl Strategy<Value = CostMatrix> {
-        (1usize..=5, 1usize..=5).prop_flat_map(|(r, c)| {
+    /// Matrices of up to `max_rows x max_cols` whose entries are finite or forbidden in the
+    /// odds `finite : forbidden`.
+    fn matrix_with(
+        max_rows: usize,
+        max_cols: usize,
+        finite: u32,
+        forbidden: u32,
+    ) -> impl Strategy<Value = CostMatrix> {
+        (1..=max_rows, 1..=max_cols).prop_flat_map(move |(r, c)| {
             prop::collection::vec(
-                prop_oneof![4 => (-50i32..50).prop_map(f64::from), 1 => Just(f64::INFINITY)],
+                prop_oneof![
+                    finite => (-50i32..50).prop_map(f64::from),
+                    forbidden => Just(f64::INFINITY)
+                ],
                 r * c,
             )
             .prop_map(move |d| CostMatrix::from_vec(r, c, d).expect("sized"))
         })
+    }
+
+    fn matrix() -> impl Strategy<Value = CostMatrix> {
+        matrix_with(5, 5, 4, 1)
     }
 
     proptest! {
@@ -375,13 +389,7 @@ mod tests {
     /// Sparse matrices, as a tracker makes them: most entries forbidden, so that the rows
     /// fall into several independent parts.
     fn sparse_matrix() -> impl Strategy<Value = CostMatrix> {
-        (1usize..=6, 1usize..=7).prop_flat_map(|(r, c)| {
-            prop::collection::vec(
-                prop_oneof![1 => (-50i32..50).prop_map(f64::from), 2 => Just(f64::INFINITY)],
-                r * c,
-            )
-            .prop_map(move |d| CostMatrix::from_vec(r, c, d).expect("sized"))
-        })
+        matrix_with(6, 7, 1, 2)
     }
 
     proptest! {

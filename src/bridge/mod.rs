@@ -285,15 +285,7 @@ impl Bridge {
                 tracing::warn!("undeclaring a subscriber: {e}");
             }
         }
-        if let Some(q) = self.queryable.take()
-            && let Err(e) = q.undeclare().await
-        {
-            tracing::warn!("undeclaring the queryable: {e}");
-        }
-        for t in self.tasks.drain(..) {
-            t.abort();
-            let _ = t.await;
-        }
+        crate::run::stop_serving(self.queryable.take(), &mut self.tasks).await;
         let national = self.national.close().await;
         let partner = self.partner.close().await;
         national.map_err(|e| anyhow!("closing the national session: {e}"))?;
