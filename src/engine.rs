@@ -6,9 +6,11 @@
 //! ([`crate::feeds`]), swaps the picture to show into the [`PictureStore`] and hands the
 //! track events (and, when due, our own feed message) to the publisher thread.
 //!
-//! Showing the picture (snapshot, fusion, diff against what was published) is a pass over
-//! every track. When inputs are queued the thread runs the tracker on several of them (at
-//! most 16, for at most 5 ms or twice the time the last show took) before it shows the
+//! Showing the picture is a pass over every track: while no partner track is held (fusion
+//! only predicts) it compares each track with what was published and fuses only those with
+//! news; otherwise it snapshots the tracker, fuses the whole picture and diffs it (see
+//! [`crate::shown`]). When inputs are queued the thread runs the tracker on several of them
+//! (at most 16, for at most 5 ms or twice the time the last show took) before it shows the
 //! picture once: per-input cost stays flat under load, and an idle daemon still shows every
 //! batch as soon as it is tracked.
 //!
@@ -30,7 +32,7 @@ use crate::status::{Health, InputHealth, Reason};
 use crossbeam::channel::Sender;
 use crossbeam::queue::ArrayQueue;
 use fusion_core::feed::FeedError;
-use fusion_core::{PictureSnapshot, PlotError, TrackEvent, Tracker};
+use fusion_core::{PlotError, TrackEvent, Tracker};
 use iapz_proto::v1;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -46,13 +48,13 @@ pub enum Input {
     Feed(FeedJob),
 }
 
-/// Track events of one input, with the picture they refer to, for the publisher.
+/// Track events of one show, for the publisher.
 #[derive(Debug)]
 pub struct Output {
-    /// What happened to the tracks of the shown picture.
+    /// What happened to the tracks of the shown picture (updates carry the track).
     pub events: Vec<PictureEvent>,
-    /// The picture after the input (updated tracks are read from it).
-    pub picture: PictureSnapshot,
+    /// Data time of the picture shown.
+    pub t: f64,
     /// Arrival time of the input that caused the events.
     pub received: Instant,
     /// Our own feed message, when one is due.
@@ -169,8 +171,6 @@ pub struct Engine {
     store: Arc<PictureStore>,
     out: Sender<Output>,
     fusion: Fusion,
-    /// The tracker's latest picture (fused again when a feed message arrives).
-    local: PictureSnapshot,
     shown: ShownPicture,
     /// Recent scan times (ms), a ring of [`SCAN_WINDOW`].
     scan_ms: Vec<f64>,
@@ -206,7 +206,6 @@ impl Engine {
         out: Sender<Output>,
     ) -> Self {
         Self {
-            local: tracker.snapshot(),
             tracker,
             queue,
             health,
@@ -268,7 +267,6 @@ impl Engine {
                     events, received, ..
                 } = std::mem::take(&mut pending);
                 let started = Instant::now();
-                self.local = self.tracker.snapshot();
                 if let Some(received) = received {
                     self.show(&events, received);
                 }
@@ -316,22 +314,46 @@ impl Engine {
     /// changed (and our feed, when due) to the publisher.
     fn show(&mut self, tracker_events: &[TrackEvent], received: Instant) {
         let started = Instant::now();
-        let fused = self.fusion.inbox.fuse(&self.local);
-        self.health.fused(started.elapsed());
-        let feed = self.fusion.out.as_mut().and_then(|o| o.due(&fused.picture));
-        let (events, picture) =
-            self.shown
-                .update(&self.local, fused.picture, tracker_events, &fused.moved);
+        let inbox = &mut self.fusion.inbox;
+        let t = inbox.advance(self.tracker.time());
+        let feed_due = self.fusion.out.as_ref().is_some_and(|o| o.is_due(t));
+        let (events, picture, feed) = if inbox.is_trivial() && !feed_due {
+            // Fusion only predicts: fuse the tracks with news, compare the others.
+            let q = self.tracker.prediction_noise();
+            let local = self.tracker.shown_tracks();
+            let inbox = &self.fusion.inbox;
+            let (events, picture) =
+                self.shown
+                    .update_alone(&local, t, inbox.node_id(), tracker_events, |st| {
+                        inbox.show_alone(st.to_picture(), t, q)
+                    });
+            self.health.fused(started.elapsed());
+            (events, picture, None)
+        } else {
+            let local = self.tracker.snapshot();
+            let fused = inbox.fuse(&local);
+            self.health.fused(started.elapsed());
+            let feed = self.fusion.out.as_mut().and_then(|o| o.due(&fused.picture));
+            let (events, picture) =
+                self.shown
+                    .update(&local, fused.picture, tracker_events, &fused.moved);
+            (events, picture, feed)
+        };
         // Alive: the tracker's tracks, tentative included, and the partner-only objects.
-        let partner_only = picture.tracks.iter().filter(|t| t.hits == 0).count();
+        let partner_only = if self.fusion.inbox.is_trivial() {
+            0
+        } else {
+            picture.tracks.iter().filter(|t| t.hits == 0).count()
+        };
         self.health.tracker_state(
-            self.local.t,
+            self.tracker.time(),
             self.tracker.tracks().len() + partner_only,
             picture.tracks.len(),
             self.scan_p99(),
         );
-        self.store.publish(picture.clone());
-        self.emit(events, picture, received, feed);
+        let t = picture.t;
+        self.store.publish(picture);
+        self.emit(events, t, received, feed);
     }
 
     /// Records the scan time for the status and metrics.
@@ -360,7 +382,7 @@ impl Engine {
     fn emit(
         &self,
         events: Vec<PictureEvent>,
-        picture: PictureSnapshot,
+        t: f64,
         received: Instant,
         feed: Option<v1::TrackFeed>,
     ) {
@@ -369,7 +391,7 @@ impl Engine {
         }
         let output = Output {
             events,
-            picture,
+            t,
             received,
             feed,
         };

@@ -16,6 +16,7 @@ use crate::wire::{AssumedAccuracy, remote_from_wire, source_track_to_wire};
 use fusion_core::config::ConfigError;
 use fusion_core::feed::{FeedConfig, FeedFusion, FeedOutcome};
 use fusion_core::geodesy::LocalFrame;
+use fusion_core::picture::PictureTrack;
 use fusion_core::{Picture, RemoteTrack};
 use iapz_proto::v1;
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,6 +186,27 @@ impl FeedInbox {
         Fused { picture, moved }
     }
 
+    /// True when fusion would only predict our tracks (see `FeedFusion::is_trivial`): no
+    /// source track is held, and no source number was shown at the last fusion.
+    pub fn is_trivial(&self) -> bool {
+        self.shown_as.is_empty() && self.fusion.is_trivial()
+    }
+
+    /// Moves the fusion's clock to `local_t` if later, and returns it (the picture's time).
+    pub fn advance(&mut self, local_t: f64) -> f64 {
+        self.fusion.advance(local_t)
+    }
+
+    /// Local track `tr` as a trivial fusion shows it at `t` (see `FeedFusion::show_alone`).
+    pub fn show_alone(&self, tr: PictureTrack, t: f64, q: (f64, f64)) -> PictureTrack {
+        self.fusion.show_alone(tr, t, q)
+    }
+
+    /// Our node id, which ends the provenance of every local track shown.
+    pub fn node_id(&self) -> &str {
+        self.fusion.node_id()
+    }
+
     /// Source tracks held for fusion, all sources together.
     pub fn remote_count(&self) -> usize {
         self.fusion.remote_count()
@@ -218,10 +240,15 @@ impl FeedOut {
         }
     }
 
+    /// Whether a picture at data time `t` is due as a feed message.
+    pub fn is_due(&self, t: f64) -> bool {
+        t.is_finite() && t >= self.last_t + self.interval_s
+    }
+
     /// The next feed message when `picture` is at least `interval_s` of data time past the
     /// previous one: every track of the picture, and the numbers that left it since.
     pub fn due(&mut self, picture: &Picture) -> Option<v1::TrackFeed> {
-        if !picture.t.is_finite() || picture.t < self.last_t + self.interval_s {
+        if !self.is_due(picture.t) {
             return None;
         }
         self.last_t = picture.t;

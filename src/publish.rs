@@ -50,24 +50,19 @@ impl Publisher {
     }
 
     fn publish(&self, output: &Output) {
-        let picture = &output.picture;
         for event in &output.events {
-            let (number, event) = match *event {
-                PictureEvent::Updated(n) => {
-                    let Ok(i) = picture.tracks.binary_search_by_key(&n, |t| t.number) else {
-                        tracing::error!(track = n, "event for a track not in the picture");
-                        continue;
-                    };
-                    let track = track_to_wire(&picture.tracks[i], &self.frame);
+            let (number, event) = match event {
+                PictureEvent::Updated(tr) => {
+                    let track = track_to_wire(tr, &self.frame);
                     self.health.metrics.updates_out.increment(1);
                     let update = v1::TrackUpdate { track: Some(track) };
-                    (n, v1::track_event::Event::Update(update))
+                    (tr.number, v1::track_event::Event::Update(update))
                 }
-                PictureEvent::Deleted(n, reason) => {
+                &PictureEvent::Deleted(n, reason) => {
                     self.health.metrics.deletions_out.increment(1);
                     let deletion = v1::TrackDeletion {
                         track_number: n,
-                        t: wire_time(picture.t),
+                        t: wire_time(output.t),
                         reason: reason as i32,
                     };
                     (n, v1::track_event::Event::Deletion(deletion))

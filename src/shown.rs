@@ -8,6 +8,12 @@
 //! or a partner's report). The snapshot answers with this picture, so a late joiner gets
 //! exactly what a subscriber of the event stream has.
 //!
+//! Two ways to the next picture, with the same result: [`ShownPicture::update`] takes a whole
+//! fused picture (when partner tracks are held, fusion may change any track);
+//! [`ShownPicture::update_alone`] compares the tracker's tracks with what was shown and fuses
+//! only those with news, which is all that fusion does while no partner track is held. Shown
+//! tracks are shared (`Arc`), so the copy the snapshot store takes costs a pointer per track.
+//!
 //! A number that leaves the picture is deleted with the best reason known: the tracker's when
 //! it deleted the local track shown under that number, `MERGED` when its partner tracks are
 //! now shown under another number, `SOURCE_DROPPED` when a partner-only object lost its
@@ -15,29 +21,50 @@
 
 use crate::wire::deletion_to_wire;
 use fusion_core::picture::{Picture, PictureTrack};
-use fusion_core::{PictureSnapshot, TrackEvent};
+use fusion_core::{PictureSnapshot, ShownTrack, TrackEvent};
 use iapz_proto::v1;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What happened to one public track number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PictureEvent {
-    /// The track is new or changed: publish its current state.
-    Updated(u64),
+    /// The track is new or changed: publish this state.
+    Updated(Arc<PictureTrack>),
     /// The track left the picture.
     Deleted(u64, v1::DeletionReason),
+}
+
+/// The picture as shown: what the snapshot queryable answers with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShownTracks {
+    /// Data time of the latest show.
+    pub t: f64,
+    /// The tracks ordered by number, each in the version last published.
+    pub tracks: Vec<Arc<PictureTrack>>,
+}
+
+/// Which tracker track each public number shows, as of the last update.
+#[derive(Debug, Default)]
+enum LocalView {
+    /// No show yet.
+    #[default]
+    Empty,
+    /// After a whole fused picture: the tracker's picture then, and the public numbers shown
+    /// under another number than their local track's (few: a partner's number inherited).
+    Fused {
+        local: PictureSnapshot,
+        aliases: BTreeMap<u64, u64>,
+    },
+    /// After [`ShownPicture::update_alone`]: every shown number is its own local track's.
+    Own,
 }
 
 /// The published picture and which tracker track each public number shows.
 #[derive(Debug, Default)]
 pub struct ShownPicture {
-    tracks: BTreeMap<u64, PictureTrack>,
-    /// Public number -> tracker number, for the tracks shown under another number than their
-    /// local track's (few: a partner's number inherited); the others are shown under their own.
-    aliases: BTreeMap<u64, u64>,
-    /// The tracker's picture at the last call: a public number in it is its own local track's.
-    local: PictureSnapshot,
+    shown: ShownTracks,
+    local: LocalView,
 }
 
 impl ShownPicture {
@@ -47,10 +74,100 @@ impl ShownPicture {
     pub fn update(
         &mut self,
         local: &PictureSnapshot,
-        mut fused: Picture,
+        fused: Picture,
         tracker_events: &[TrackEvent],
         moved: &BTreeMap<u64, u64>,
-    ) -> (Vec<PictureEvent>, PictureSnapshot) {
+    ) -> (Vec<PictureEvent>, ShownTracks) {
+        let aliases = aliases(local, &fused);
+        let mut next = Vec::with_capacity(fused.tracks.len());
+        let mut gone = Vec::new();
+        let mut updated = Vec::new();
+        let mut old = std::mem::take(&mut self.shown.tracks)
+            .into_iter()
+            .peekable();
+        // Both are ordered by number: walk them together.
+        for tr in fused.tracks {
+            while let Some(o) = old.next_if(|o| o.number < tr.number) {
+                gone.push(o.number);
+            }
+            match old.next_if(|o| o.number == tr.number) {
+                Some(o) if !differs(&o, &tr) => next.push(o),
+                _ => {
+                    let tr = Arc::new(tr);
+                    updated.push(PictureEvent::Updated(tr.clone()));
+                    next.push(tr);
+                }
+            }
+        }
+        gone.extend(old.map(|o| o.number));
+        let mut events = self.deletions(&gone, tracker_events, moved);
+        events.extend(updated);
+        self.local = LocalView::Fused {
+            local: local.clone(),
+            aliases,
+        };
+        self.shown = ShownTracks {
+            t: fused.t,
+            tracks: next,
+        };
+        (events, self.shown.clone())
+    }
+
+    /// Moves to the tracker's picture `local` (ordered by number) as fusion shows it while it
+    /// is trivial (no partner track held, every track under its own number): `show` makes the
+    /// shown version of a track, and is called only for tracks with news; every shown
+    /// provenance is the track's sensors and our `node_id`, sorted. `t` is the time of the
+    /// picture. Gives the same events and picture as [`ShownPicture::update`] on the whole
+    /// fused picture.
+    pub fn update_alone(
+        &mut self,
+        local: &[ShownTrack<'_>],
+        t: f64,
+        node_id: &str,
+        tracker_events: &[TrackEvent],
+        show: impl Fn(&ShownTrack<'_>) -> PictureTrack,
+    ) -> (Vec<PictureEvent>, ShownTracks) {
+        let mut next = Vec::with_capacity(local.len());
+        let mut gone = Vec::new();
+        let mut updated = Vec::new();
+        let mut old = std::mem::take(&mut self.shown.tracks)
+            .into_iter()
+            .peekable();
+        let mut provenance = Vec::new();
+        for st in local {
+            while let Some(o) = old.next_if(|o| o.number < st.number) {
+                gone.push(o.number);
+            }
+            provenance.clear();
+            provenance.extend(st.sources().map(|s| &**s));
+            provenance.push(node_id);
+            provenance.sort_unstable();
+            provenance.dedup();
+            match old.next_if(|o| o.number == st.number) {
+                Some(o) if !differs_from_local(&o, st, &provenance) => next.push(o),
+                _ => {
+                    let tr = Arc::new(show(st));
+                    updated.push(PictureEvent::Updated(tr.clone()));
+                    next.push(tr);
+                }
+            }
+        }
+        gone.extend(old.map(|o| o.number));
+        let mut events = self.deletions(&gone, tracker_events, &BTreeMap::new());
+        events.extend(updated);
+        self.local = LocalView::Own;
+        self.shown = ShownTracks { t, tracks: next };
+        (events, self.shown.clone())
+    }
+
+    /// Deletion events for the public numbers `gone`, with their reasons (see the module
+    /// doc), judged by what the numbers showed before this update.
+    fn deletions(
+        &self,
+        gone: &[u64],
+        tracker_events: &[TrackEvent],
+        moved: &BTreeMap<u64, u64>,
+    ) -> Vec<PictureEvent> {
         let deleted_locally: BTreeMap<u64, v1::DeletionReason> = tracker_events
             .iter()
             .filter_map(|e| match *e {
@@ -58,61 +175,52 @@ impl ShownPicture {
                 _ => None,
             })
             .collect();
-        let mut events = Vec::new();
-        // Every collection here is ordered by number: membership is a forward walk.
-        let mut in_fused = Walk::new(&fused.tracks);
-        for (&number, _) in self.tracks.iter().filter(|(n, _)| !in_fused.holds(**n)) {
-            let reason = match self.local_of(number) {
-                Some(m) if deleted_locally.contains_key(&m) => deleted_locally[&m],
-                _ if moved.contains_key(&number) => v1::DeletionReason::Merged,
-                None => v1::DeletionReason::SourceDropped,
-                Some(_) => v1::DeletionReason::Unspecified,
-            };
-            events.push(PictureEvent::Deleted(number, reason));
-        }
-        let mut in_fused = Walk::new(&fused.tracks);
-        self.tracks.retain(|n, _| in_fused.holds(*n));
-        self.aliases = aliases(local, &fused);
-        self.local = local.clone();
-        // What is left shown is in the fused picture: walk both together, replacing what
-        // changed in place; the new numbers are inserted after.
-        let mut shown = self.tracks.iter_mut().peekable();
-        let mut new = Vec::new();
-        for tr in std::mem::take(&mut fused.tracks) {
-            match shown.next_if(|(n, _)| **n == tr.number) {
-                Some((_, old)) => {
-                    let news = old.last_update_t != tr.last_update_t
-                        || old.status != tr.status
-                        || old.sources != tr.sources
-                        || old.icao24 != tr.icao24;
-                    if news {
-                        events.push(PictureEvent::Updated(tr.number));
-                        *old = tr;
-                    }
-                }
-                None => {
-                    events.push(PictureEvent::Updated(tr.number));
-                    new.push(tr);
-                }
-            }
-        }
-        self.tracks
-            .extend(new.into_iter().map(|tr| (tr.number, tr)));
-        // The fused picture's time and prediction noise, with the tracks last published.
-        fused.tracks = self.tracks.values().cloned().collect();
-        (events, Arc::new(fused))
+        gone.iter()
+            .map(|&number| {
+                let reason = match self.local_of(number) {
+                    Some(m) if deleted_locally.contains_key(&m) => deleted_locally[&m],
+                    _ if moved.contains_key(&number) => v1::DeletionReason::Merged,
+                    None => v1::DeletionReason::SourceDropped,
+                    Some(_) => v1::DeletionReason::Unspecified,
+                };
+                PictureEvent::Deleted(number, reason)
+            })
+            .collect()
     }
 
-    /// The tracker number of the local track shown under public `number` at the last call.
+    /// The tracker number of the local track shown under public `number` at the last update.
     fn local_of(&self, number: u64) -> Option<u64> {
-        self.aliases.get(&number).copied().or_else(|| {
-            let own = self
-                .local
-                .tracks
-                .binary_search_by_key(&number, |t| t.number);
-            own.is_ok().then_some(number)
-        })
+        match &self.local {
+            LocalView::Empty => None,
+            LocalView::Own => Some(number),
+            LocalView::Fused { local, aliases } => aliases.get(&number).copied().or_else(|| {
+                let own = local.tracks.binary_search_by_key(&number, |t| t.number);
+                own.is_ok().then_some(number)
+            }),
+        }
     }
+}
+
+/// Whether the fused track `new` is news against the shown version `old`.
+fn differs(old: &PictureTrack, new: &PictureTrack) -> bool {
+    old.last_update_t != new.last_update_t
+        || old.status != new.status
+        || old.sources != new.sources
+        || old.icao24 != new.icao24
+}
+
+/// [`differs`] for a tracker track that trivial fusion would show with `provenance`, without
+/// making its shown version.
+fn differs_from_local(old: &PictureTrack, new: &ShownTrack<'_>, provenance: &[&str]) -> bool {
+    let tr = new.track;
+    old.last_update_t != tr.last_update_t
+        || old.status != tr.status
+        || old.icao24 != tr.icao24
+        || !old
+            .sources
+            .iter()
+            .map(|s| &**s)
+            .eq(provenance.iter().copied())
 }
 
 /// Which tracker track each fused track shown under another number shows. A tracker number is
@@ -194,6 +302,17 @@ mod tests {
         p
     }
 
+    /// Each event as its number, with the reason of a deletion.
+    fn summary(events: &[PictureEvent]) -> Vec<(u64, Option<v1::DeletionReason>)> {
+        events
+            .iter()
+            .map(|e| match e {
+                PictureEvent::Updated(tr) => (tr.number, None),
+                PictureEvent::Deleted(n, r) => (*n, Some(*r)),
+            })
+            .collect()
+    }
+
     #[test]
     fn only_news_is_published_and_deletions_carry_their_reason() {
         let mut shown = ShownPicture::default();
@@ -228,14 +347,129 @@ mod tests {
         let moved = BTreeMap::from([(902, 1)]);
         let (events, after) = shown.update(&local, fused, &deleted, &moved);
         assert_eq!(
-            events,
+            summary(&events),
             vec![
-                PictureEvent::Deleted(900, v1::DeletionReason::CoastTimeout),
-                PictureEvent::Deleted(901, v1::DeletionReason::SourceDropped),
-                PictureEvent::Deleted(902, v1::DeletionReason::Merged),
-                PictureEvent::Updated(1),
+                (900, Some(v1::DeletionReason::CoastTimeout)),
+                (901, Some(v1::DeletionReason::SourceDropped)),
+                (902, Some(v1::DeletionReason::Merged)),
+                (1, None),
             ]
         );
         assert_eq!(after.tracks.len(), 1);
+    }
+}
+
+/// The two ways to the next picture agree: for a simulated scenario through both
+/// association modes, comparing the tracker's tracks and fusing only those with news gives
+/// the same events and the same picture as fusing the whole picture and diffing it.
+#[cfg(test)]
+mod same_result {
+    use super::*;
+    use crate::demo::scene;
+    use crate::feeds::FeedInbox;
+    use crate::wire::{AssumedAccuracy, plot_from_wire};
+    use fusion_core::config::AssociatorKind;
+    use fusion_core::geodesy::{Geodetic, LocalFrame};
+    use fusion_core::track::TrackStatus;
+    use fusion_core::{FeedConfig, Plot, SensorIndex, Tracker, TrackerConfig};
+    use iapz_bench::simulate::{self, Scenario};
+
+    fn inbox(frame: LocalFrame) -> FeedInbox {
+        let cfg = FeedConfig {
+            node_id: "node-1".into(),
+            sources: vec!["partner".into()],
+            ..FeedConfig::default()
+        };
+        let assumed = AssumedAccuracy {
+            position_sigma_m: 500.0,
+            velocity_sigma_mps: 50.0,
+        };
+        FeedInbox::new(cfg, &[assumed], frame, 0).expect("feed inbox")
+    }
+
+    fn run(mode: AssociatorKind) {
+        let mut scenario = Scenario::scaled(150);
+        scenario.duration_s = 100.0;
+        let (batches, _) =
+            scene::simulate_batches(&scenario, 3, scene::SECTOR_FRACTION).expect("simulation");
+        let o = &scenario.origin;
+        let frame = LocalFrame::new(Geodetic::new(o.lat, o.lon, o.alt_m));
+        let sensors = simulate::header(&scenario).sensor_configs();
+        let cfg = TrackerConfig {
+            mode,
+            ..TrackerConfig::default()
+        };
+        let mut tracker = Tracker::new(cfg, frame.clone(), &sensors).expect("tracker");
+        let (mut whole, mut alone) = (ShownPicture::default(), ShownPicture::default());
+        let (mut inbox_whole, mut inbox_alone) = (inbox(frame.clone()), inbox(frame));
+        let (mut updates, mut deletions, mut coasting) = (0, 0, 0);
+        for b in &batches {
+            let plots: Vec<Plot> = b
+                .batch
+                .plots
+                .iter()
+                .map(|p| plot_from_wire(SensorIndex(b.sensor as u16), p).expect("plot"))
+                .collect();
+            // The radars go blind after 70 s: every track coasts, then is deleted.
+            let events = if b.release_t > 70.0 {
+                tracker.advance(SensorIndex(b.sensor as u16), b.release_t)
+            } else {
+                tracker.process(&plots).events
+            };
+
+            let local = tracker.snapshot();
+            let fused = inbox_whole.fuse(&local);
+            let (e1, p1) = whole.update(&local, fused.picture, &events, &fused.moved);
+
+            assert!(inbox_alone.is_trivial());
+            let t = inbox_alone.advance(tracker.time());
+            let q = tracker.prediction_noise();
+            let shown = tracker.shown_tracks();
+            let (e2, p2) = alone.update_alone(&shown, t, inbox_alone.node_id(), &events, |st| {
+                inbox_alone.show_alone(st.to_picture(), t, q)
+            });
+            if e1 != e2 {
+                let brief = |e: &[PictureEvent]| -> Vec<String> {
+                    e.iter()
+                        .map(|e| match e {
+                            PictureEvent::Updated(tr) => format!(
+                                "U{} {:?} {:?} {:.3} x{:.1}",
+                                tr.number,
+                                tr.sources,
+                                tr.status,
+                                tr.last_update_t,
+                                tr.estimate.x[0]
+                            ),
+                            PictureEvent::Deleted(n, r) => format!("D{n} {r:?}"),
+                        })
+                        .collect()
+                };
+                panic!("events at t = {t}:\n{:#?}\n{:#?}", brief(&e1), brief(&e2));
+            }
+            assert_eq!(p1, p2, "pictures at t = {t}");
+            for e in &e1 {
+                match e {
+                    PictureEvent::Updated(tr) => {
+                        updates += 1;
+                        coasting += usize::from(tr.status == TrackStatus::Coasting);
+                    }
+                    PictureEvent::Deleted(..) => deletions += 1,
+                }
+            }
+        }
+        // The run exercised what can differ: births, updates, coasting and deletions.
+        assert!(updates > 1000, "{updates} updates");
+        assert!(coasting > 0, "no track coasted");
+        assert!(deletions > 0, "no track was deleted");
+    }
+
+    #[test]
+    fn gnn_pictures_are_the_same_either_way() {
+        run(AssociatorKind::Gnn);
+    }
+
+    #[test]
+    fn mht_pictures_are_the_same_either_way() {
+        run(AssociatorKind::Mht);
     }
 }

@@ -1,9 +1,9 @@
 //! The latest picture, held behind an `ArcSwap` so that the snapshot queryable and every
 //! other reader take it without a lock and without ever waiting for the tracker.
 
+use crate::shown::ShownTracks;
 use crate::wire::picture_to_wire;
 use arc_swap::ArcSwap;
-use fusion_core::PictureSnapshot;
 use fusion_core::geodesy::LocalFrame;
 use iapz_proto::v1;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default)]
 pub struct Published {
     /// The picture.
-    pub picture: PictureSnapshot,
+    pub picture: ShownTracks,
     /// Incremented by one for every picture published in the run.
     pub sequence: u64,
 }
@@ -37,7 +37,7 @@ impl PictureStore {
     }
 
     /// Replaces the picture (called by the tracker thread only, so the counter cannot race).
-    pub fn publish(&self, picture: PictureSnapshot) {
+    pub fn publish(&self, picture: ShownTracks) {
         let sequence = self.current.load().sequence + 1;
         self.current
             .store(Arc::new(Published { picture, sequence }));
@@ -56,7 +56,8 @@ impl PictureStore {
             self.epoch_unix_ns,
             &self.frame,
             p.sequence,
-            &p.picture,
+            p.picture.t,
+            p.picture.tracks.iter().map(|t| &**t),
         )
     }
 }

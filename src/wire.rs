@@ -9,7 +9,7 @@
 use fusion_core::RemoteTrack;
 use fusion_core::geodesy::{Geodetic, LocalFrame};
 use fusion_core::kalman::Gaussian;
-use fusion_core::picture::{Picture, PictureTrack};
+use fusion_core::picture::PictureTrack;
 use fusion_core::track::{DeletionReason, TrackStatus};
 use fusion_core::{Measurement, Plot, SensorIndex};
 use iapz_proto::v1;
@@ -255,17 +255,18 @@ pub fn wire_time(t: f64) -> f64 {
 }
 
 /// The whole picture as a `PictureSnapshot` message.
-pub fn picture_to_wire(
+pub fn picture_to_wire<'a>(
     picture_id: &str,
     epoch_unix_ns: i64,
     frame: &LocalFrame,
     sequence: u64,
-    picture: &Picture,
+    t: f64,
+    tracks: impl Iterator<Item = &'a PictureTrack>,
 ) -> v1::PictureSnapshot {
     let o = frame.origin();
     v1::PictureSnapshot {
         picture_id: picture_id.to_string(),
-        t: wire_time(picture.t),
+        t: wire_time(t),
         epoch_unix_ns,
         origin: Some(v1::Geodetic {
             lat_deg: o.lat,
@@ -273,11 +274,7 @@ pub fn picture_to_wire(
             alt_m: o.alt_m,
         }),
         sequence,
-        tracks: picture
-            .tracks
-            .iter()
-            .map(|t| track_to_wire(t, frame))
-            .collect(),
+        tracks: tracks.map(|t| track_to_wire(t, frame)).collect(),
     }
 }
 

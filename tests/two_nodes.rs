@@ -209,7 +209,7 @@ async fn processed(daemon: &Daemon, t: f64) {
 /// For each target, the shown tracks within 1.5 km of it (their numbers), and the tracks
 /// near no target. `truth(k, t)` gives the target in the node's frame at the node's time.
 fn census(
-    tracks: &[fusion_core::picture::PictureTrack],
+    tracks: &[std::sync::Arc<fusion_core::picture::PictureTrack>],
     truth: impl Fn(usize, f64) -> Vector3<f64>,
 ) -> (Vec<Vec<u64>>, Vec<u64>) {
     let mut per_target = vec![Vec::new(); TARGETS.len()];

@@ -300,6 +300,8 @@ pub struct FeedFusion {
     /// Public number of every local track shown at the previous fusion, as (local number,
     /// public number) ordered by local number.
     local_shown_as: Vec<(u64, u64)>,
+    /// How many of those are shown under another number than their own.
+    aliased_locals: usize,
     next_remote: u64,
 }
 
@@ -321,6 +323,7 @@ impl FeedFusion {
             now: f64::NEG_INFINITY,
             paired: BTreeMap::new(),
             local_shown_as: Vec::new(),
+            aliased_locals: 0,
             next_remote: cfg.remote_number_base,
             cfg,
         })
@@ -400,6 +403,38 @@ impl FeedFusion {
         }
     }
 
+    /// True when fusing would only predict the local tracks: no source holds a track, and
+    /// every local track is shown under its own number. [`FeedFusion::show_alone`] then gives
+    /// each track as [`FeedFusion::fuse`] would, so a caller may show only the tracks that
+    /// changed instead of fusing the whole picture.
+    pub fn is_trivial(&self) -> bool {
+        self.aliased_locals == 0
+            && self.paired.is_empty()
+            && self.remotes.values().all(BTreeMap::is_empty)
+    }
+
+    /// Moves the fusion's clock to the latest of its time and `local_t` (what
+    /// [`FeedFusion::fuse`] does first) and returns it: the time the picture is shown at.
+    pub fn advance(&mut self, local_t: f64) -> f64 {
+        self.now = self.now.max(local_t);
+        self.now
+    }
+
+    /// Local track `tr` as [`FeedFusion::fuse`] shows it when the fusion
+    /// [is trivial](FeedFusion::is_trivial): predicted to `t` with the picture's process
+    /// noise `q`, our node id added to its provenance (sorted, as every provenance).
+    pub fn show_alone(&self, mut tr: PictureTrack, t: f64, q: (f64, f64)) -> PictureTrack {
+        tr.estimate = predict_posvel(&tr.estimate, t - tr.t, q.0, q.1);
+        tr.t = t;
+        tr.sources = self.provenance(Some(&tr), &[]);
+        tr
+    }
+
+    /// Our node id, the last entry of the provenance of every local track shown.
+    pub fn node_id(&self) -> &Arc<str> {
+        &self.node_id
+    }
+
     /// Number of remote tracks held, all sources together (for status and metrics).
     pub fn remote_count(&self) -> usize {
         self.remotes.values().map(BTreeMap::len).sum()
@@ -417,8 +452,7 @@ impl FeedFusion {
     /// the tracker's own measures, which a feed does not carry.
     pub fn fuse(&mut self, local: &Picture) -> Picture {
         // Ingest has already advanced `now` to the latest accepted remote time.
-        let t = self.now.max(local.t);
-        self.now = t;
+        let t = self.advance(local.t);
         let oldest = t - self.cfg.max_age_s;
         for store in self.remotes.values_mut() {
             store.retain(|_, r| r.t >= oldest);
@@ -643,6 +677,7 @@ impl FeedFusion {
             };
             tracks.push(track);
         }
+        self.aliased_locals = self.local_shown_as.iter().filter(|(l, p)| l != p).count();
         // Local anchors come first, in the local picture's order (by number).
         if !self.local_shown_as.is_sorted() {
             self.local_shown_as.sort_unstable();

@@ -43,4 +43,4 @@ pub use feed::{FeedConfig, FeedFusion, RemoteTrack};
 pub use measurement::{Measurement, Plot};
 pub use picture::{Picture, PictureSnapshot};
 pub use sensor::{SensorConfig, SensorIndex, SensorKind};
-pub use tracker::{BatchOutcome, PlotError, TrackEvent, Tracker};
+pub use tracker::{BatchOutcome, PlotError, ShownTrack, TrackEvent, Tracker};

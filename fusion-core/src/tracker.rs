@@ -76,6 +76,43 @@ pub enum TrackEvent {
     Deleted(u64, DeletionReason),
 }
 
+/// A track of the picture as the tracker holds it (see [`Tracker::shown_tracks`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ShownTrack<'a> {
+    /// Public track number.
+    pub number: u64,
+    /// The track.
+    pub track: &'a Track,
+    sensors: &'a [SensorRuntime],
+}
+
+impl<'a> ShownTrack<'a> {
+    /// Ids of the sensors that have contributed to the track, in the picture's order.
+    pub fn sources(&self) -> impl Iterator<Item = &'a Arc<str>> + 'a {
+        let sensors = self.sensors;
+        self.track
+            .contacts
+            .iter()
+            .filter_map(move |c| sensors.get(c.sensor.0 as usize).map(|s| &s.id))
+    }
+
+    /// The track as the picture shows it.
+    pub fn to_picture(&self) -> PictureTrack {
+        let t = self.track;
+        PictureTrack {
+            number: self.number,
+            status: t.status,
+            t: t.t,
+            estimate: t.estimate,
+            score: t.score,
+            sources: self.sources().cloned().collect(),
+            icao24: t.icao24,
+            last_update_t: t.last_update_t,
+            hits: t.hits,
+        }
+    }
+}
+
 /// A plot that was rejected, by its position in the batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -412,49 +449,45 @@ impl Tracker {
 
     /// The confirmed picture as of the latest processed data time.
     pub fn snapshot(&self) -> PictureSnapshot {
-        // The shown tracks' numbers and places, sorted: a track is large, an index is not.
-        let mut shown: Vec<(u64, usize)> = self
-            .tracks
+        let tracks = self
+            .shown_tracks()
             .iter()
-            .enumerate()
-            .filter(|(_, t)| match self.ctx.cfg.mode {
-                AssociatorKind::Gnn => t.is_confirmed(),
-                AssociatorKind::Mht => self.mht.is_shown(t.uid),
-            })
-            .filter_map(|(i, t)| Some((t.number?, i)))
-            .collect();
-        shown.sort_unstable();
-        let tracks = shown
-            .into_iter()
-            .map(|(number, i)| {
-                let t = &self.tracks[i];
-                PictureTrack {
-                    number,
-                    status: t.status,
-                    t: t.t,
-                    estimate: t.estimate,
-                    score: t.score,
-                    sources: t
-                        .contacts
-                        .iter()
-                        .filter_map(|c| {
-                            self.ctx
-                                .sensors
-                                .get(c.sensor.0 as usize)
-                                .map(|s| s.id.clone())
-                        })
-                        .collect(),
-                    icao24: t.icao24,
-                    last_update_t: t.last_update_t,
-                    hits: t.hits,
-                }
-            })
+            .map(ShownTrack::to_picture)
             .collect();
         Arc::new(Picture {
             t: self.time,
             tracks,
             q: self.ctx.q,
         })
+    }
+
+    /// The tracks of the picture, ordered by number, without copying them: a caller that
+    /// shows only what changed compares these with what it showed before, and copies only
+    /// those (a picture track is large, and most do not change between two shows).
+    pub fn shown_tracks(&self) -> Vec<ShownTrack<'_>> {
+        let mut shown: Vec<ShownTrack<'_>> = self
+            .tracks
+            .iter()
+            .filter(|t| match self.ctx.cfg.mode {
+                AssociatorKind::Gnn => t.is_confirmed(),
+                AssociatorKind::Mht => self.mht.is_shown(t.uid),
+            })
+            .filter_map(|t| {
+                Some(ShownTrack {
+                    number: t.number?,
+                    track: t,
+                    sensors: &self.ctx.sensors,
+                })
+            })
+            .collect();
+        shown.sort_unstable_by_key(|s| s.number);
+        shown
+    }
+
+    /// The process noise (horizontal, vertical; m^2/s^3) with which the picture's tracks are
+    /// predicted between updates.
+    pub fn prediction_noise(&self) -> (f64, f64) {
+        self.ctx.q
     }
 
     fn observe(&self, plot: &Plot) -> Result<Observation, PlotError> {
