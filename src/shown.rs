@@ -133,18 +133,12 @@ impl ShownPicture {
         let mut old = std::mem::take(&mut self.shown.tracks)
             .into_iter()
             .peekable();
-        let mut provenance = Vec::new();
         for st in local {
             while let Some(o) = old.next_if(|o| o.number < st.number) {
                 gone.push(o.number);
             }
-            provenance.clear();
-            provenance.extend(st.sources().map(|s| &**s));
-            provenance.push(node_id);
-            provenance.sort_unstable();
-            provenance.dedup();
             match old.next_if(|o| o.number == st.number) {
-                Some(o) if !differs_from_local(&o, st, &provenance) => next.push(o),
+                Some(o) if !differs_from_local(&o, st, node_id) => next.push(o),
                 _ => {
                     let tr = Arc::new(show(st));
                     updated.push(PictureEvent::Updated(tr.clone()));
@@ -209,18 +203,27 @@ fn differs(old: &PictureTrack, new: &PictureTrack) -> bool {
         || old.icao24 != new.icao24
 }
 
-/// [`differs`] for a tracker track that trivial fusion would show with `provenance`, without
-/// making its shown version.
-fn differs_from_local(old: &PictureTrack, new: &ShownTrack<'_>, provenance: &[&str]) -> bool {
+/// [`differs`] for a tracker track that trivial fusion would show with its sensors and
+/// `node_id` as provenance (sorted, without repeats), without making its shown version.
+fn differs_from_local(old: &PictureTrack, new: &ShownTrack<'_>, node_id: &str) -> bool {
     let tr = new.track;
-    old.last_update_t != tr.last_update_t
-        || old.status != tr.status
-        || old.icao24 != tr.icao24
-        || !old
-            .sources
-            .iter()
-            .map(|s| &**s)
-            .eq(provenance.iter().copied())
+    if old.last_update_t != tr.last_update_t || old.status != tr.status || old.icao24 != tr.icao24 {
+        return true;
+    }
+    // The same set: the same size, and each of the new provenance among the old (sensor ids
+    // are distinct; the node id may be one of them).
+    let shown = |id: &str| old.sources.binary_search_by(|s| (**s).cmp(id)).is_ok();
+    let mut size = 0;
+    let mut has_node = false;
+    for id in new.sources() {
+        if !shown(id) {
+            return true;
+        }
+        size += 1;
+        has_node |= **id == *node_id;
+    }
+    size += usize::from(!has_node);
+    !(shown(node_id) && old.sources.len() == size)
 }
 
 /// Which tracker track each fused track shown under another number shows. A tracker number is
@@ -365,7 +368,7 @@ mod tests {
 #[cfg(test)]
 mod same_result {
     use super::*;
-    use crate::demo::scene;
+    use crate::demo::scene::{self, SectorBatch};
     use crate::feeds::FeedInbox;
     use crate::wire::{AssumedAccuracy, plot_from_wire};
     use fusion_core::config::AssociatorKind;
@@ -387,9 +390,15 @@ mod same_result {
         FeedInbox::new(cfg, &[assumed], frame, 0).expect("feed inbox")
     }
 
-    fn run(mode: AssociatorKind) {
-        let mut scenario = Scenario::scaled(150);
-        scenario.duration_s = 100.0;
+    /// A tracker in `mode` for `Scenario::scaled(targets)` run for `duration_s`, its frame, and
+    /// the scenario's plots in sector batches (sensor index, plots).
+    fn simulated(
+        targets: usize,
+        duration_s: f64,
+        mode: AssociatorKind,
+    ) -> (Tracker, LocalFrame, Vec<(SectorBatch, Vec<Plot>)>) {
+        let mut scenario = Scenario::scaled(targets);
+        scenario.duration_s = duration_s;
         let (batches, _) =
             scene::simulate_batches(&scenario, 3, scene::SECTOR_FRACTION).expect("simulation");
         let o = &scenario.origin;
@@ -399,22 +408,33 @@ mod same_result {
             mode,
             ..TrackerConfig::default()
         };
-        let mut tracker = Tracker::new(cfg, frame.clone(), &sensors).expect("tracker");
+        let tracker = Tracker::new(cfg, frame.clone(), &sensors).expect("tracker");
+        let batches = batches
+            .into_iter()
+            .map(|b| {
+                let plots = b
+                    .batch
+                    .plots
+                    .iter()
+                    .map(|p| plot_from_wire(SensorIndex(b.sensor as u16), p).expect("plot"))
+                    .collect();
+                (b, plots)
+            })
+            .collect();
+        (tracker, frame, batches)
+    }
+
+    fn run(mode: AssociatorKind) {
+        let (mut tracker, frame, batches) = simulated(150, 100.0, mode);
         let (mut whole, mut alone) = (ShownPicture::default(), ShownPicture::default());
         let (mut inbox_whole, mut inbox_alone) = (inbox(frame.clone()), inbox(frame));
         let (mut updates, mut deletions, mut coasting) = (0, 0, 0);
-        for b in &batches {
-            let plots: Vec<Plot> = b
-                .batch
-                .plots
-                .iter()
-                .map(|p| plot_from_wire(SensorIndex(b.sensor as u16), p).expect("plot"))
-                .collect();
+        for (b, plots) in &batches {
             // The radars go blind after 70 s: every track coasts, then is deleted.
             let events = if b.release_t > 70.0 {
                 tracker.advance(SensorIndex(b.sensor as u16), b.release_t)
             } else {
-                tracker.process(&plots).events
+                tracker.process(plots).events
             };
 
             let local = tracker.snapshot();
@@ -461,6 +481,32 @@ mod same_result {
         assert!(updates > 1000, "{updates} updates");
         assert!(coasting > 0, "no track coasted");
         assert!(deletions > 0, "no track was deleted");
+    }
+
+    #[test]
+    fn a_changed_provenance_is_news() {
+        let (mut tracker, _, batches) = simulated(20, 40.0, AssociatorKind::Gnn);
+        for (_, plots) in &batches {
+            tracker.process(plots);
+        }
+        let shown = tracker.shown_tracks();
+        let st = shown
+            .iter()
+            .find(|st| st.sources().count() == 2)
+            .expect("a track seen by both radars");
+        let node = "node-1";
+        let mut same = st.to_picture();
+        same.sources.push(node.into());
+        same.sources.sort();
+        assert!(!differs_from_local(&same, st, node));
+        let mut changed = vec![same.clone(), same.clone(), same.clone(), same];
+        changed[0].sources.retain(|s| &**s != "R2");
+        changed[1].sources.push("R3".into());
+        changed[2].sources.retain(|s| &**s != node);
+        changed[3].sources[0] = "A0".into();
+        for old in &changed {
+            assert!(differs_from_local(old, st, node), "{:?}", old.sources);
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ struct Args {
     /// Prometheus port of the in-process daemon on 127.0.0.1.
     #[arg(long, default_value_t = 19790)]
     metrics_port: u16,
+    /// Batches per radar scan: a batch is one sector of `360 / sectors` degrees, sent when
+    /// the beam leaves it (as an adapter cuts plots at CAT034 sector crossings).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=360))]
+    sectors: u32,
     /// Seed of the simulation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -111,14 +115,24 @@ fn main() -> Result<()> {
         "simulating {} ({} s of data) ...",
         scenario.name, scenario.duration_s
     );
-    let (batches, _) = scene::simulate_batches(&scenario, args.seed, scene::SECTOR_FRACTION)?;
+    let (batches, _) =
+        scene::simulate_batches(&scenario, args.seed, 1.0 / f64::from(args.sectors))?;
     let plots: usize = batches.iter().map(|b| b.batch.plots.len()).sum();
     eprintln!(
         "{} batches, {plots} plots per loop ({:.0} plots per batch)",
         batches.len(),
         plots as f64 / batches.len().max(1) as f64
     );
-    let cfg = daemon_config(&args, &scenario)?;
+    // The loop replays data time faster than real time (at 100,000 plots/s and 1,000 targets,
+    // about 200 times): our own feed is sent once per second of wall time, as in service,
+    // not once per second of (accelerated) data time.
+    let data_rate = plots as f64 / scenario.duration_s;
+    let speedup = rate.unwrap_or(100_000.0) / data_rate.max(1.0);
+    let feed_interval_s = speedup.max(1.0);
+    eprintln!(
+        "data time runs about {speedup:.0} times real time: own feed every {feed_interval_s:.0} s of data time"
+    );
+    let cfg = daemon_config(&args, &scenario, feed_interval_s)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -133,8 +147,9 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The daemon's configuration: the scenario's origin and radars, the chosen association.
-fn daemon_config(args: &Args, scenario: &Scenario) -> Result<Config> {
+/// The daemon's configuration: the scenario's origin and radars, the chosen association, our
+/// own feed every `feed_interval_s` of data time.
+fn daemon_config(args: &Args, scenario: &Scenario, feed_interval_s: f64) -> Result<Config> {
     let o = &scenario.origin;
     let text = format!(
         r#"
@@ -152,12 +167,22 @@ metrics_addr = "127.0.0.1:{}"
 status_period_s = 1.0
 epoch_unix_ns = 1767225600000000000
 
+[feed_out]
+interval_s = {:?}
+
 [zenoh]
 mode = "peer"
 listen = {{ endpoints = ["tcp/127.0.0.1:{}"] }}
 scouting = {{ multicast = {{ enabled = false }}, gossip = {{ enabled = false }} }}
 "#,
-        o.lat, o.lon, o.alt_m, args.tracker, args.queue_bound, args.metrics_port, args.zenoh_port
+        o.lat,
+        o.lon,
+        o.alt_m,
+        args.tracker,
+        args.queue_bound,
+        args.metrics_port,
+        feed_interval_s,
+        args.zenoh_port
     );
     let mut cfg = Config::from_toml(&text)?;
     for s in simulate::header(scenario).sensor_configs() {
@@ -258,12 +283,13 @@ impl Report {
             / batches.len().max(1) as f64;
         println!(
             "iapz-load: {} targets, {}, rate {}, {:.0} s measured after {:.0} s warm-up, \
-             2 radars, {:.0} plots per batch",
+             2 radars, {} sectors per scan, {:.0} plots per batch",
             args.targets,
             args.tracker,
             rate.map_or("max".to_string(), |r| format!("{r:.0} plots/s")),
             args.duration,
             args.warmup,
+            args.sectors,
             per_batch
         );
         let ms = |q: f64| self.latency_us.value_at_quantile(q) as f64 / 1e3;
