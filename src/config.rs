@@ -110,6 +110,10 @@ pub struct DaemonConfig {
     /// Bound of the queue between the Zenoh callbacks and the tracker thread, in messages
     /// (plot batches and track feeds). When it is full the oldest queued message is shed.
     pub queue_bound: usize,
+    /// Bound of the same queue in plots (a feed message counts its tracks): past it the
+    /// oldest messages are shed too. It bounds the delay of the picture under overload to
+    /// about this many plots' worth of tracking, whatever the size of the batches.
+    pub queue_bound_plots: usize,
     /// How far (s of data time) a plot may be older than the newest plot already received from
     /// the same sensor and still be used; older plots are rejected as `out_of_order`.
     pub reorder_window_s: f64,
@@ -133,6 +137,7 @@ impl Default for DaemonConfig {
         Self {
             node_id: "iapzd".into(),
             queue_bound: 1024,
+            queue_bound_plots: 50_000,
             reorder_window_s: 2.0,
             metrics_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
             status_period_s: 1.0,
@@ -179,6 +184,9 @@ impl Config {
         let d = &self.daemon;
         if d.queue_bound == 0 {
             bail!("[daemon] queue_bound must be at least 1");
+        }
+        if d.queue_bound_plots == 0 {
+            bail!("[daemon] queue_bound_plots must be at least 1");
         }
         if !(d.reorder_window_s.is_finite() && d.reorder_window_s >= 0.0) {
             bail!("[daemon] reorder_window_s must be a finite number >= 0");

@@ -19,7 +19,10 @@
 //! oldest are closest to being rejected as late anyway; a flooding input fills most of the
 //! queue, so it is mostly its own old messages that go. Every shed message is counted as
 //! `shed` for its sensor (per plot) or source (per track), and logged at a limited rate.
-//! Memory is bounded by `queue_bound` messages whatever the input rate.
+//! The queue is full at `queue_bound` messages or `queue_bound_plots` plots (a feed message
+//! counts its tracks), whichever comes first: memory is bounded whatever the input rate, and
+//! so is the time the tracker needs to work off the queue (the delay of the picture under
+//! overload), whether the messages are small or large.
 //!
 //! Back-pressure on the output side: the publisher channel is bounded too; if consumers are
 //! so slow that it fills, the tracker thread waits for it, and the input queue sheds.
@@ -34,7 +37,7 @@ use crossbeam::queue::ArrayQueue;
 use fusion_core::feed::FeedError;
 use fusion_core::{PlotError, TrackEvent, Tracker};
 use iapz_proto::v1;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -64,35 +67,39 @@ pub struct Output {
 /// The bounded queue between the Zenoh callbacks and the tracker thread.
 pub struct InputQueue {
     ring: ArrayQueue<Input>,
+    /// Plots (and feed tracks) in the queued messages.
+    plots: AtomicUsize,
+    plot_bound: usize,
     health: Arc<Health>,
     consumer: OnceLock<Thread>,
 }
 
 impl InputQueue {
-    /// A queue holding at most `bound` messages.
-    pub fn new(bound: usize, health: Arc<Health>) -> Self {
+    /// A queue holding at most `bound` messages and, but for a single larger message,
+    /// `plot_bound` plots.
+    pub fn new(bound: usize, plot_bound: usize, health: Arc<Health>) -> Self {
         Self {
             ring: ArrayQueue::new(bound.max(1)),
+            plots: AtomicUsize::new(0),
+            plot_bound: plot_bound.max(1),
             health,
             consumer: OnceLock::new(),
         }
     }
 
-    /// Queues `input` without ever blocking; when full, sheds the oldest message (counted).
+    /// Queues `input` without ever blocking; when full, sheds the oldest messages (counted).
     pub fn push(&self, input: Input) {
         self.input_health(&input).enqueued();
+        self.plots.fetch_add(size(&input), Ordering::Relaxed);
         if let Some(old) = self.ring.force_push(input) {
-            let h = self.input_health(&old);
-            h.dequeued();
-            let n = match &old {
-                Input::Plots(j) => j.plots.len(),
-                Input::Feed(j) => j.feed.tracks.len(),
-            };
-            h.reject(
-                Reason::Shed,
-                n as u64,
-                &"input queue full: oldest message shed",
-            );
+            self.shed(old);
+        }
+        // The newest message stays even if it alone is over the bound.
+        while self.plots.load(Ordering::Relaxed) > self.plot_bound && self.ring.len() > 1 {
+            match self.ring.pop() {
+                Some(old) => self.shed(old),
+                None => break,
+            }
         }
         self.health.metrics.queue_depth.set(self.ring.len() as f64);
         if let Some(t) = self.consumer.get() {
@@ -100,10 +107,28 @@ impl InputQueue {
         }
     }
 
+    fn shed(&self, old: Input) {
+        let n = size(&old);
+        self.plots.fetch_sub(n, Ordering::Relaxed);
+        let h = self.input_health(&old);
+        h.dequeued();
+        h.reject(
+            Reason::Shed,
+            n as u64,
+            &"input queue full: oldest message shed",
+        );
+    }
+
     fn pop(&self) -> Option<Input> {
         let input = self.ring.pop()?;
+        self.plots.fetch_sub(size(&input), Ordering::Relaxed);
         self.input_health(&input).dequeued();
         Some(input)
+    }
+
+    /// Plots (and feed tracks) queued now.
+    pub fn plots(&self) -> usize {
+        self.plots.load(Ordering::Relaxed)
     }
 
     /// Messages queued now.
@@ -121,6 +146,14 @@ impl InputQueue {
             Input::Plots(j) => &self.health.sensors[j.sensor.0 as usize],
             Input::Feed(j) => &self.health.feeds[j.source],
         }
+    }
+}
+
+/// What a message weighs against the plot bound: its plots, or a feed's tracks.
+fn size(input: &Input) -> usize {
+    match input {
+        Input::Plots(j) => j.plots.len(),
+        Input::Feed(j) => j.feed.tracks.len(),
     }
 }
 
@@ -453,7 +486,7 @@ mod tests {
     #[test]
     fn a_full_queue_sheds_the_oldest_message_and_counts_its_plots() {
         let health = Health::new(&["A".into(), "B".into()], &[], Metrics::unexported());
-        let q = InputQueue::new(3, health.clone());
+        let q = InputQueue::new(3, 1000, health.clone());
         q.push(job(0, 1.0, 2));
         q.push(job(1, 1.0, 5));
         for t in [2.0, 3.0, 4.0] {
@@ -471,6 +504,29 @@ mod tests {
             })
             .collect();
         assert_eq!(times, vec![2.0, 3.0, 4.0], "the newest are kept, in order");
+        assert_eq!(health.queue_depth(), 0);
+        assert_eq!(q.plots(), 0);
+    }
+
+    #[test]
+    fn past_the_plot_bound_the_oldest_messages_are_shed() {
+        let health = Health::new(&["A".into(), "B".into()], &[], Metrics::unexported());
+        let q = InputQueue::new(100, 10, health.clone());
+        q.push(job(1, 1.0, 4));
+        q.push(job(0, 2.0, 4));
+        assert_eq!((q.len(), q.plots()), (2, 8));
+        // 12 plots: the oldest message (4 plots of B) goes.
+        q.push(job(0, 3.0, 4));
+        assert_eq!((q.len(), q.plots()), (2, 8));
+        assert_eq!(health.sensors[1].rejected(Reason::Shed), 4);
+        // A message over the bound on its own is kept, alone.
+        q.push(job(0, 4.0, 25));
+        assert_eq!((q.len(), q.plots()), (1, 25));
+        assert_eq!(health.sensors[0].rejected(Reason::Shed), 8);
+        let Some(Input::Plots(j)) = q.pop() else {
+            panic!("the big batch")
+        };
+        assert_eq!((j.scan_time, q.plots()), (4.0, 0));
         assert_eq!(health.queue_depth(), 0);
     }
 }

@@ -99,7 +99,11 @@ impl Daemon {
             epoch_unix_ns,
             cfg.frame(),
         ));
-        let queue = Arc::new(InputQueue::new(d.queue_bound, health.clone()));
+        let queue = Arc::new(InputQueue::new(
+            d.queue_bound,
+            d.queue_bound_plots,
+            health.clone(),
+        ));
 
         let (tx, rx) = crossbeam::channel::bounded(PUBLISH_BOUND);
         let publisher = Publisher {

@@ -100,6 +100,11 @@ fn zenoh_settings_and_key_names_are_checked() {
     let err = refused(&format!("{PICTURE}[daemon]\nqueue_bound = 0\n"), "bound");
     assert!(err.contains("queue_bound"), "{err}");
     let err = refused(
+        &format!("{PICTURE}[daemon]\nqueue_bound_plots = 0\n"),
+        "bound-plots",
+    );
+    assert!(err.contains("queue_bound_plots"), "{err}");
+    let err = refused(
         &format!("{PICTURE}[daemon]\nmetrics_addr = \"localhost\"\n"),
         "metrics-addr",
     );

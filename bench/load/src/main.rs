@@ -63,6 +63,9 @@ struct Args {
     /// The daemon's input queue bound (messages).
     #[arg(long, default_value_t = 1024)]
     queue_bound: usize,
+    /// The daemon's input queue bound (plots).
+    #[arg(long, default_value_t = 50_000)]
+    queue_bound_plots: usize,
     /// With `--rate max`: batches allowed in flight (published, not yet taken by the tracker).
     #[arg(long, default_value_t = 4)]
     window: u64,
@@ -163,6 +166,7 @@ mode = "{}"
 [daemon]
 node_id = "load"
 queue_bound = {}
+queue_bound_plots = {}
 metrics_addr = "127.0.0.1:{}"
 status_period_s = 1.0
 epoch_unix_ns = 1767225600000000000
@@ -180,6 +184,7 @@ scouting = {{ multicast = {{ enabled = false }}, gossip = {{ enabled = false }} 
         o.alt_m,
         args.tracker,
         args.queue_bound,
+        args.queue_bound_plots,
         args.metrics_port,
         feed_interval_s,
         args.zenoh_port
