@@ -31,8 +31,10 @@ use zenoh::pubsub::Subscriber;
 use zenoh::qos::CongestionControl;
 use zenoh::query::Queryable;
 
-/// Capacity of the channel from the tracker thread to the publisher (batches of events).
-const PUBLISH_BOUND: usize = 256;
+/// Capacity of the channel from the tracker thread to the publisher (shows of events): small,
+/// so that a publisher that falls behind holds the tracker back (and the input queue sheds)
+/// instead of delaying the picture by hundreds of shows.
+const PUBLISH_BOUND: usize = 32;
 
 /// A running daemon. Dropping it without [`Daemon::shutdown`] leaves its threads running
 /// until the process ends.
