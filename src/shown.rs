@@ -21,6 +21,7 @@
 
 use crate::wire::deletion_to_wire;
 use fusion_core::picture::{Picture, PictureTrack};
+use fusion_core::track::TrackStatus;
 use fusion_core::{PictureSnapshot, ShownTrack, TrackEvent};
 use iapz_proto::v1;
 use std::collections::BTreeMap;
@@ -64,7 +65,44 @@ enum LocalView {
 #[derive(Debug, Default)]
 pub struct ShownPicture {
     shown: ShownTracks,
+    /// Beside each shown track, what tells its news without reading it (the tracks are
+    /// scattered over the heap; this is one run of memory).
+    keys: Vec<Key>,
     local: LocalView,
+}
+
+/// What is compared to tell whether a local track has news (see [`differs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Key {
+    number: u64,
+    last_update_t: f64,
+    status: TrackStatus,
+    icao24: Option<u32>,
+    /// The local track's sensors (`ShownTrack::sensor_set`); `None` when not known as a set
+    /// (shown from a whole fused picture, or sensor indices past 63): compare the sources.
+    sensors: Option<u64>,
+}
+
+impl Key {
+    fn of(tr: &PictureTrack) -> Self {
+        Self {
+            number: tr.number,
+            last_update_t: tr.last_update_t,
+            status: tr.status,
+            icao24: tr.icao24,
+            sensors: None,
+        }
+    }
+
+    fn of_local(st: &ShownTrack<'_>) -> Self {
+        Self {
+            number: st.number,
+            last_update_t: st.track.last_update_t,
+            status: st.track.status,
+            icao24: st.track.icao24,
+            sensors: st.sensor_set(),
+        }
+    }
 }
 
 impl ShownPicture {
@@ -79,6 +117,7 @@ impl ShownPicture {
         moved: &BTreeMap<u64, u64>,
     ) -> (Vec<PictureEvent>, ShownTracks) {
         let aliases = aliases(local, &fused);
+        self.keys = fused.tracks.iter().map(Key::of).collect();
         let mut next = Vec::with_capacity(fused.tracks.len());
         let mut gone = Vec::new();
         let mut updated = Vec::new();
@@ -128,25 +167,38 @@ impl ShownPicture {
         show: impl Fn(&ShownTrack<'_>) -> PictureTrack,
     ) -> (Vec<PictureEvent>, ShownTracks) {
         let mut next = Vec::with_capacity(local.len());
+        let mut keys = Vec::with_capacity(local.len());
         let mut gone = Vec::new();
         let mut updated = Vec::new();
         let mut old = std::mem::take(&mut self.shown.tracks)
             .into_iter()
+            .zip(std::mem::take(&mut self.keys))
             .peekable();
         for st in local {
-            while let Some(o) = old.next_if(|o| o.number < st.number) {
-                gone.push(o.number);
+            while let Some((_, k)) = old.next_if(|(_, k)| k.number < st.number) {
+                gone.push(k.number);
             }
-            match old.next_if(|o| o.number == st.number) {
-                Some(o) if !differs_from_local(&o, st, node_id) => next.push(o),
-                _ => {
+            let key = Key::of_local(st);
+            let same = match old.next_if(|(_, k)| k.number == st.number) {
+                // Both sets known: the keys tell it all, the track is not read.
+                Some((o, k)) if k.sensors.is_some() && key.sensors.is_some() => {
+                    (k == key).then_some(o)
+                }
+                Some((o, _)) => (!differs_from_local(&o, st, node_id)).then_some(o),
+                None => None,
+            };
+            match same {
+                Some(o) => next.push(o),
+                None => {
                     let tr = Arc::new(show(st));
                     updated.push(PictureEvent::Updated(tr.clone()));
                     next.push(tr);
                 }
             }
+            keys.push(key);
         }
-        gone.extend(old.map(|o| o.number));
+        self.keys = keys;
+        gone.extend(old.map(|(_, k)| k.number));
         let mut events = self.deletions(&gone, tracker_events, &BTreeMap::new());
         events.extend(updated);
         self.local = LocalView::Own;
@@ -494,6 +546,7 @@ mod same_result {
             .iter()
             .find(|st| st.sources().count() == 2)
             .expect("a track seen by both radars");
+        assert_eq!(st.sensor_set(), Some(0b11), "sensors 0 and 1");
         let node = "node-1";
         let mut same = st.to_picture();
         same.sources.push(node.into());

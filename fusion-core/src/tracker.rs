@@ -96,6 +96,15 @@ impl<'a> ShownTrack<'a> {
             .filter_map(move |c| sensors.get(c.sensor.0 as usize).map(|s| &s.id))
     }
 
+    /// The contributing sensors as a bit set of their indices, when every index is below 64:
+    /// two tracks with the same set show the same sources, which a caller can compare
+    /// without reading the ids.
+    pub fn sensor_set(&self) -> Option<u64> {
+        self.track.contacts.iter().try_fold(0u64, |set, c| {
+            Some(set | 1u64.checked_shl(u32::from(c.sensor.0))?)
+        })
+    }
+
     /// The track as the picture shows it.
     pub fn to_picture(&self) -> PictureTrack {
         let t = self.track;
