@@ -6,10 +6,10 @@
 //! ([`crate::feeds`]), swaps the picture to show into the [`PictureStore`] and hands the
 //! track events (and, when due, our own feed message) to the publisher thread.
 //!
-//! Showing the picture is a pass over every track: while no partner track is held (fusion
-//! only predicts) it compares each track with what was published and fuses only those with
-//! news; otherwise it snapshots the tracker, fuses the whole picture and diffs it (see
-//! [`crate::shown`]). When inputs are queued the thread runs the tracker on several of them
+//! Showing the picture: while no partner track is held (fusion only predicts) the tracker
+//! says which shown tracks may have changed and only those are compared with what was
+//! published and fused; otherwise it snapshots the tracker, fuses the whole picture and diffs
+//! it, a pass over every track (see [`crate::shown`]). When inputs are queued the thread runs the tracker on several of them
 //! (at most 16, for at most 5 ms or twice the time the last show took) before it shows the
 //! picture once: per-input cost stays flat under load, and an idle daemon still shows every
 //! batch as soon as it is tracked.
@@ -231,13 +231,15 @@ impl Engine {
     /// An engine around `tracker` and `fusion`, reading `queue`, writing pictures to `store`
     /// and events to `out`.
     pub fn new(
-        tracker: Tracker,
+        mut tracker: Tracker,
         fusion: Fusion,
         queue: Arc<InputQueue>,
         health: Arc<Health>,
         store: Arc<PictureStore>,
         out: Sender<Output>,
     ) -> Self {
+        // The show asks the tracker what changed instead of comparing every track.
+        tracker.log_changes(true);
         Self {
             tracker,
             queue,
@@ -351,18 +353,21 @@ impl Engine {
         let t = inbox.advance(self.tracker.time());
         let feed_due = self.fusion.out.as_ref().is_some_and(|o| o.is_due(t));
         let (events, picture, feed) = if inbox.is_trivial() && !feed_due {
-            // Fusion only predicts: fuse the tracks with news, compare the others.
+            // Fusion only predicts: fuse the tracks with news, leave the others.
             let q = self.tracker.prediction_noise();
-            let local = self.tracker.shown_tracks();
+            let uids = self.tracker.take_changed();
+            let changed = self.tracker.shown_tracks_of(&uids);
             let inbox = &self.fusion.inbox;
             let (events, picture) =
                 self.shown
-                    .update_alone(&local, t, inbox.node_id(), tracker_events, |st| {
+                    .update_alone(&changed, t, inbox.node_id(), tracker_events, |st| {
                         inbox.show_alone(st.to_picture(), t, q)
                     });
             self.health.fused(started.elapsed());
             (events, picture, None)
         } else {
+            // The whole picture is compared: what the tracker logged is covered.
+            self.tracker.take_changed();
             let local = self.tracker.snapshot();
             let fused = inbox.fuse(&local);
             self.health.fused(started.elapsed());

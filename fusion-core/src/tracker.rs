@@ -181,6 +181,9 @@ pub struct Tracker {
     time: f64,
     /// Global hypotheses and picture bookkeeping of the MHT (empty under GNN).
     mht: mht::MhtState,
+    /// Uids of tracks whose shown state may have changed since the last
+    /// [`Tracker::take_changed`], when [`Tracker::log_changes`] is on.
+    changed: Option<Vec<u64>>,
 }
 
 impl Tracker {
@@ -300,6 +303,7 @@ impl Tracker {
             next_number: 1,
             time: f64::NEG_INFINITY,
             mht: mht::MhtState::default(),
+            changed: None,
         })
     }
 
@@ -474,13 +478,42 @@ impl Tracker {
     /// shows only what changed compares these with what it showed before, and copies only
     /// those (a picture track is large, and most do not change between two shows).
     pub fn shown_tracks(&self) -> Vec<ShownTrack<'_>> {
-        let mut shown: Vec<ShownTrack<'_>> = self
-            .tracks
+        self.shown_among(self.tracks.iter())
+    }
+
+    /// Starts (or stops) logging which tracks' shown state may have changed: confirmed,
+    /// updated by a plot, or changed status. A caller that shows only what changed turns it
+    /// on and takes the log at every show ([`Tracker::take_changed`]); off, nothing is kept.
+    pub fn log_changes(&mut self, on: bool) {
+        self.changed = on.then(Vec::new);
+    }
+
+    /// The uids logged since the last call, sorted, without repeats (empty when logging is
+    /// off). Tracks that left the picture are not among them: their numbers are in the
+    /// `Deleted` events.
+    pub fn take_changed(&mut self) -> Vec<u64> {
+        let Some(log) = self.changed.as_mut() else {
+            return Vec::new();
+        };
+        let mut uids = std::mem::take(log);
+        uids.sort_unstable();
+        uids.dedup();
+        uids
+    }
+
+    /// Those of the tracks `uids` (sorted) that the picture shows, ordered by number.
+    pub fn shown_tracks_of(&self, uids: &[u64]) -> Vec<ShownTrack<'_>> {
+        let tracks = uids
             .iter()
-            .filter(|t| match self.ctx.cfg.mode {
-                AssociatorKind::Gnn => t.is_confirmed(),
-                AssociatorKind::Mht => self.mht.is_shown(t.uid),
-            })
+            .filter_map(|&u| self.tracks.binary_search_by_key(&u, |t| t.uid).ok())
+            .map(|i| &self.tracks[i]);
+        self.shown_among(tracks)
+    }
+
+    /// Those of `tracks` that the picture shows, ordered by number.
+    fn shown_among<'a>(&'a self, tracks: impl Iterator<Item = &'a Track>) -> Vec<ShownTrack<'a>> {
+        let mut shown: Vec<ShownTrack<'a>> = tracks
+            .filter(|t| self.is_shown(t))
             .filter_map(|t| {
                 Some(ShownTrack {
                     number: t.number?,
@@ -491,6 +524,21 @@ impl Tracker {
             .collect();
         shown.sort_unstable_by_key(|s| s.number);
         shown
+    }
+
+    /// Whether the picture shows `t`.
+    fn is_shown(&self, t: &Track) -> bool {
+        match self.ctx.cfg.mode {
+            AssociatorKind::Gnn => t.is_confirmed(),
+            AssociatorKind::Mht => self.mht.is_shown(t.uid),
+        }
+    }
+
+    /// Adds `uids` to the change log, if it is on.
+    fn log_changed(&mut self, uids: impl IntoIterator<Item = u64>) {
+        if let Some(log) = self.changed.as_mut() {
+            log.extend(uids);
+        }
     }
 
     /// The process noise (horizontal, vertical; m^2/s^3) with which the picture's tracks are
@@ -657,18 +705,26 @@ impl Tracker {
         let now = self.time;
         let looks = self.ctx.miss_looks(looked);
         // Decide in parallel; number and report in track order, so numbers are deterministic.
-        let decisions: Vec<(bool, Option<DeletionReason>)> = self
+        let decisions: Vec<(bool, Option<DeletionReason>, bool)> = self
             .tracks
             .par_iter_mut()
             .map(|t| {
+                let status = t.status;
                 for &(s, period, pd, t_s) in &looks {
                     t.record_misses(s, period, pd, t_s);
                 }
-                (t.try_confirm(cfg), t.deletion_due(cfg, now))
+                let confirmed = t.try_confirm(cfg);
+                (confirmed, t.deletion_due(cfg, now), t.status != status)
             })
             .collect();
         let mut any_deleted = false;
-        for (i, (t, &(confirmed, deleted))) in self.tracks.iter_mut().zip(&decisions).enumerate() {
+        let mut changed = Vec::new();
+        for (i, (t, &(confirmed, deleted, restated))) in
+            self.tracks.iter_mut().zip(&decisions).enumerate()
+        {
+            if confirmed || restated || updated.get(i).copied().unwrap_or(false) {
+                changed.push(t.uid);
+            }
             if confirmed {
                 t.number = Some(self.next_number);
                 events.push(TrackEvent::Confirmed(self.next_number));
@@ -690,6 +746,7 @@ impl Tracker {
             let mut keep = decisions.iter().map(|d| d.1.is_none());
             self.tracks.retain(|_| keep.next().unwrap_or(true));
         }
+        self.log_changed(changed);
     }
 }
 

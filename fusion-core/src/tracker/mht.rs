@@ -337,6 +337,15 @@ impl Tracker {
                     apply(track, plan, plan.makes[*j as usize]);
                 }
             });
+        // A miss applied in place may turn a shown branch to coasting without a new uid.
+        let in_place_uids: Vec<u64> = self
+            .tracks
+            .iter()
+            .zip(&in_place)
+            .filter(|(_, slot)| slot.is_some())
+            .map(|(t, _)| t.uid)
+            .collect();
+        self.log_changed(in_place_uids);
 
         // New hypotheses in uids; statistics; parents no hypothesis refers to any more go.
         let mut drop = vec![false; t_count];
@@ -573,15 +582,23 @@ impl Tracker {
         let cfg = &self.ctx.cfg;
         let now = self.time;
         let looks = self.ctx.miss_looks(looked);
-        let deleted: Vec<Option<DeletionReason>> = self
+        let (deleted, restated): (Vec<Option<DeletionReason>>, Vec<bool>) = self
             .tracks
             .par_iter_mut()
             .map(|t| {
+                let status = t.status;
                 for &(s, period, pd, t_s) in &looks {
                     t.record_misses(s, period, pd, t_s);
                 }
-                t.deletion_due(&cfg.lifecycle, now)
+                (t.deletion_due(&cfg.lifecycle, now), t.status != status)
             })
+            .unzip();
+        let mut changed: Vec<u64> = self
+            .tracks
+            .iter()
+            .zip(&restated)
+            .filter(|(_, r)| **r)
+            .map(|(t, _)| t.uid)
             .collect();
 
         // Rescore and prune every open cluster; settle the decided ones.
@@ -735,6 +752,7 @@ impl Tracker {
                 (Some(&(n0, u0)), Some(&(n1, u1))) if n0 == n1 => {
                     if u0 != u1 || self.mht.updated.binary_search(&u1).is_ok() {
                         events.push(TrackEvent::Updated(n1));
+                        changed.push(u1);
                     }
                     a += 1;
                     b += 1;
@@ -747,8 +765,9 @@ impl Tracker {
                     events.push(TrackEvent::Deleted(n0, reason_of(u0)));
                     a += 1;
                 }
-                (_, Some(&(n1, _))) => {
+                (_, Some(&(n1, u1))) => {
                     events.push(TrackEvent::Confirmed(n1));
+                    changed.push(u1);
                     b += 1;
                 }
                 (None, None) => break,
@@ -756,6 +775,7 @@ impl Tracker {
         }
         self.mht.shown = shown;
         self.mht.updated.clear();
+        self.log_changed(changed);
 
         // Branches that are deleted, or in no hypothesis any more, go.
         let mut keep = (0..t_count).map(|i| deleted[i].is_none() && (settled[i] || in_open[i]));
